@@ -1,0 +1,160 @@
+# betlab - the only build entry (DESIGN.md "Layout").
+#
+#   make            build ./betlab (runnable in place)
+#   make run        install missing Debian packages (as root), build, open the TUI
+#   make test       unit tests (cmocka), loader/fuzz regressions, CLI tests
+#   make bench      benchmarks (ratios measured in one run)
+#   make asan       ASan + UBSan build of everything, then run the tests with it
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
+#   make deps       install the Debian packages betlab needs (or print the command)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+BUILD   ?= build
+FUZZ_SECONDS ?= 30
+
+# Debian packages: the single list used by `make deps`.
+DEB_PKGS = build-essential pkg-config libncurses-dev libreadline-dev liblua5.4-dev \
+           ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libcmocka-dev zlib1g-dev \
+           libopenblas-dev libjansson-dev tmux clinfo dataset-fashion-mnist
+# pkg-config modules that must be present for the build and the tests.
+PC_MODS  = zlib jansson cmocka
+
+PC_CFLAGS := $(shell pkg-config --cflags $(PC_MODS) 2>/dev/null)
+PC_LIBS   := $(shell pkg-config --libs zlib jansson 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+BL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -pthread -Isrc \
+            -DBL_PREFIX='"$(PREFIX)"' $(PC_CFLAGS) $(SAN)
+LDLIBS  = $(PC_LIBS) -lm -pthread $(SAN)
+
+# SIMD variants of kernels are chosen at run time (src/base/cpu.h); only the
+# files named *_avx2.c / *_avx512.c get the matching instruction sets.
+AVX2_FLAGS   = -mavx2 -mpopcnt -mfma -mbmi2
+AVX512_FLAGS = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vpopcntdq -mavx512vnni \
+               -mavx2 -mpopcnt -mfma -mbmi2
+
+CORE_DIRS = src/base src/data src/bnn src/fault src/study src/cluster src/ocl src/jobs
+CORE_SRC  = $(foreach d,$(CORE_DIRS),$(wildcard $(d)/*.c))
+CLI_SRC   = src/main.c $(wildcard src/cli/*.c)
+CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
+LIB       = $(BUILD)/libbetlab.a
+
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_SUPPORT = $(wildcard tests/unit/support/*.c)
+FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REGR = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%_regress)
+BENCH_SRC = $(wildcard tests/bench/bench_*.c)
+BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all run test check-deps deps bench asan fuzz install clean unit
+
+all: betlab
+
+betlab: $(CLI_OBJ) $(LIB)
+	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS) $(LDFLAGS)
+
+$(LIB): $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BL_CFLAGS) $(CFLAGS) $(AVX2_FLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BL_CFLAGS) $(CFLAGS) $(AVX512_FLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BL_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# --- tests ------------------------------------------------------------------
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_SUPPORT) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BL_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_SUPPORT) $(LIB) $(CMOCKA_LIBS) $(LDLIBS)
+
+# Fuzz targets double as regression tests: a plain main() feeds them every
+# file of their corpus (tests/fuzz/corpus/<name>/), so `make test` replays
+# what fuzzing found without needing clang.
+$(BUILD)/tests/fuzz_%_regress: tests/fuzz/fuzz_%.c tests/fuzz/standalone_main.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $< tests/fuzz/standalone_main.c $(LIB) $(LDLIBS)
+
+unit: $(UNIT_BIN) $(FUZZ_REGR) betlab
+
+test: check-deps
+	@$(MAKE) --no-print-directory unit
+	@BUILD=$(BUILD) sh tests/run_tests.sh $(UNIT_BIN) -- $(FUZZ_REGR)
+
+check-deps:
+	@pkg-config --exists $(PC_MODS) && [ -d /usr/share/datasets/fashion-mnist ] || $(MAKE) --no-print-directory deps
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages: $(DEB_PKGS)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS); \
+	else \
+	    missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	    if [ -n "$$missing" ]; then echo "betlab needs these Debian packages; run:"; \
+	        echo "    sudo apt-get install$$missing"; exit 1; fi; \
+	fi
+
+run: check-deps
+	@$(MAKE) --no-print-directory all
+	./betlab
+
+# --- benchmarks ---------------------------------------------------------------
+$(BUILD)/bench/bench_%: tests/bench/bench_%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(shell pkg-config --libs openblas 2>/dev/null)
+
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+# --- sanitizers and fuzzing ----------------------------------------------------
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    test
+
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
+	@mkdir -p build-fuzz
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libbetlab.a
+	clang $(BL_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/libbetlab.a $(PC_LIBS) -lm
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p tests/fuzz/corpus/$$n; \
+	    echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n \
+	        2>&1 | tail -3 || exit 1; done
+
+# --- install ---------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7 \
+	    $(DESTDIR)$(PREFIX)/share/betlab $(DESTDIR)$(PREFIX)/lib/betlab/plugins
+	install -m 755 betlab $(DESTDIR)$(PREFIX)/bin/betlab
+	for m in man/*.1; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
+	for m in man/*.5; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man5/ || true; done
+	for m in man/*.7; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man7/ || true; done
+	for d in lua kernels models sessions; do \
+	    install -d $(DESTDIR)$(PREFIX)/share/betlab/$$d; \
+	    for f in $$d/*; do [ -f "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/betlab/$$d/ || true; done; done
+	for f in plugins/*.so plugins/*.h; do [ -f "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/lib/betlab/plugins/ || true; done
+
+clean:
+	rm -rf build build-asan build-fuzz betlab
+
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,19 @@
+/* paths.h - where betlab's shipped files live.
+ *
+ * `make` leaves ./betlab runnable in place: resource folders (lua/,
+ * kernels/, plugins/, models/) are looked up next to the executable first,
+ * then under the install prefix ($PREFIX/share/betlab, or lib/betlab for
+ * plugins).  BETLAB_HOME overrides both. */
+#ifndef BL_BASE_PATHS_H
+#define BL_BASE_PATHS_H
+
+#include <stddef.h>
+
+/* Find resource folder `name` ("lua", "kernels", "plugins", "models").
+ * Writes an absolute path into buf and returns 0, or BL_ENOTFOUND. */
+int bl_resource_dir(const char *name, char *buf, size_t bufsize);
+
+/* Directory of the running executable (from /proc/self/exe). */
+int bl_exe_dir(char *buf, size_t bufsize);
+
+#endif
