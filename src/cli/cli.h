@@ -1,0 +1,49 @@
+/* cli.h - shared pieces of the command-line front end.
+ *
+ * Each subcommand is one entry in the table in main.c (name, usage,
+ * summary, exec), as tmux does it; its exec lives in src/cli/cmd_NAME.c.
+ * Exit status: 0 ok, 1 runtime error, 2 usage error. */
+#ifndef BL_CLI_CLI_H
+#define BL_CLI_CLI_H
+
+#include <jansson.h>
+
+#include "base/error.h"
+#include "bnn/model.h"
+
+enum { BL_EXIT_OK = 0, BL_EXIT_RUNTIME = 1, BL_EXIT_USAGE = 2 };
+
+typedef struct bl_command {
+    const char *name;
+    const char *usage;    /* after "betlab NAME " */
+    const char *summary;  /* one line for --help */
+    int (*exec)(int argc, char **argv);
+} bl_command;
+
+/* Print "betlab: <msg>" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage error: message plus the command's usage line; returns BL_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Resolve and load a model argument:
+ *   PATH                 a .bnn file
+ *   NAME                 models/NAME.bnn from the shipped models folder
+ *   random:SPEC[@SEED]   an architecture with seeded random weights
+ *                        (benchmarks and demos; SPEC as bl_model_from_spec) */
+int cli_load_model(const char *arg, bl_model **out, bl_error *err);
+
+/* Strict number parsing for option values: 0 ok, -1 bad. */
+int cli_parse_long(const char *s, long min, long max, long *out);
+
+/* Print a JSON value on stdout (indent 2, keys in insertion order, real numbers
+ * with 10 significant digits) followed by a newline; steals the reference. */
+void cli_print_json(json_t *v);
+
+/* Shared command table (main.c) for the help text. */
+const bl_command *cli_commands(int *n);
+
+int cmd_info(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+
+#endif

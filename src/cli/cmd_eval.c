@@ -1,0 +1,157 @@
+/* cmd_eval.c - `betlab eval`: accuracy and throughput of a model on a
+ * dataset with the packed engine. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bnn/engine.h"
+#include "cli/cli.h"
+#include "data/dataset.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void human_rate(double v, char *buf, size_t n)
+{
+    const char *unit[] = { "", "k", "M", "G", "T", "P" };
+    int u = 0;
+    while (v >= 1000.0 && u < 5) {
+        v /= 1000.0;
+        u++;
+    }
+    snprintf(buf, n, "%.3g %s", v, unit[u]);
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *model_arg = NULL, *data_arg = NULL, *simd_arg = NULL;
+    long limit = 0, threads = 0, repeat = 1;
+    int json = 0;
+    static const struct option longopts[] = {
+        { "model", required_argument, NULL, 'm' },
+        { "data", required_argument, NULL, 'd' },
+        { "limit", required_argument, NULL, 'n' },
+        { "threads", required_argument, NULL, 't' },
+        { "simd", required_argument, NULL, 's' },
+        { "repeat", required_argument, NULL, 'r' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:d:n:t:s:r:jh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_arg = optarg; break;
+        case 'd': data_arg = optarg; break;
+        case 'n':
+            if (cli_parse_long(optarg, 1, 1L << 40, &limit))
+                return cli_usage_error("eval", "--limit wants a positive integer, not '%s'", optarg);
+            break;
+        case 't':
+            if (cli_parse_long(optarg, 1, 1024, &threads))
+                return cli_usage_error("eval", "--threads wants 1..1024, not '%s'", optarg);
+            break;
+        case 'r':
+            if (cli_parse_long(optarg, 1, 1000, &repeat))
+                return cli_usage_error("eval", "--repeat wants 1..1000, not '%s'", optarg);
+            break;
+        case 's':
+            simd_arg = optarg;
+            if (bl_simd_parse(optarg) < 0)
+                return cli_usage_error("eval", "--simd wants portable, avx2 or avx512, not '%s'",
+                                       optarg);
+            break;
+        case 'j': json = 1; break;
+        case 'h':
+            printf("usage: betlab eval --model MODEL --data DATA [--limit N] [--threads T] "
+                   "[--simd LEVEL] [--repeat R] [--json]\n");
+            return 0;
+        default: return cli_usage_error("eval", "bad option");
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
+    if (!model_arg || !data_arg)
+        return cli_usage_error("eval", "--model and --data are required");
+
+    bl_error err = { 0 };
+    bl_model *m = NULL;
+    bl_dataset *ds = NULL;
+    bl_inputs *in = NULL;
+    bl_engine *e = NULL;
+    int rc = BL_EXIT_RUNTIME;
+    double t0 = now();
+    if (cli_load_model(model_arg, &m, &err) || bl_dataset_load(data_arg, NULL, &ds, &err))
+        goto fail;
+    if (!bl_dataset_has_labels(ds)) {
+        bl_error_set(&err, BL_EINVAL, "%s: dataset has no labels, cannot measure accuracy",
+                     data_arg);
+        goto fail;
+    }
+    if (bl_inputs_prepare(m, ds, (size_t)limit, &in, &err))
+        goto fail;
+    bl_engine_opts opts = { .threads = (int)threads, .simd = 0, .simd_set = 0 };
+    if (simd_arg) {
+        int want = bl_simd_parse(simd_arg);
+        if (want > (int)bl_simd_supported()) {
+            bl_error_set(&err, BL_EUNSUPPORTED, "this CPU does not support --simd %s (best: %s)",
+                         simd_arg, bl_simd_name(bl_simd_supported()));
+            goto fail;
+        }
+        opts.simd = want;
+        opts.simd_set = 1;
+    }
+    if (bl_engine_new(m, &opts, &e, &err))
+        goto fail;
+    double prep = now() - t0;
+    bl_eval_stats st = { 0 }, best = { 0 };
+    for (long r = 0; r < repeat; r++) {
+        if (bl_engine_eval(e, m, in, &st, &err))
+            goto fail;
+        if (r == 0 || st.seconds < best.seconds)
+            best = st;
+    }
+    st = best;
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "model", json_string(model_arg));
+        json_object_set_new(o, "data", json_string(data_arg));
+        json_object_set_new(o, "accuracy", json_real(st.accuracy));
+        json_object_set_new(o, "correct", json_integer((json_int_t)st.correct));
+        json_object_set_new(o, "images", json_integer((json_int_t)st.images));
+        json_object_set_new(o, "seconds", json_real(st.seconds));
+        json_object_set_new(o, "images_per_s", json_real(st.images_per_s));
+        json_object_set_new(o, "bmacs_per_s", json_real(st.bmacs_per_s));
+        json_object_set_new(o, "threads", json_integer(bl_engine_threads(e)));
+        json_object_set_new(o, "simd", json_string(bl_simd_name(bl_engine_simd(e))));
+        json_object_set_new(o, "load_seconds", json_real(prep));
+        cli_print_json(o);
+    } else {
+        char ips[32], macs[32];
+        human_rate(st.images_per_s, ips, sizeof ips);
+        human_rate(st.bmacs_per_s, macs, sizeof macs);
+        printf("model     %s\n", model_arg);
+        printf("data      %s (%zu images)\n", data_arg, st.images);
+        printf("accuracy  %.4f (%zu/%zu)\n", st.accuracy, st.correct, st.images);
+        printf("time      %.4f s%s: %simages/s, %sbinary MAC/s (%s, %d thread%s)\n", st.seconds,
+               repeat > 1 ? " (best of repeats)" : "", ips, macs,
+               bl_simd_name(bl_engine_simd(e)), bl_engine_threads(e),
+               bl_engine_threads(e) == 1 ? "" : "s");
+    }
+    rc = 0;
+fail:
+    if (rc)
+        cli_error("%s", err.msg);
+    bl_engine_free(e);
+    bl_inputs_free(in);
+    bl_dataset_free(ds);
+    bl_model_free(m);
+    return rc;
+}

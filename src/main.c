@@ -1,0 +1,62 @@
+/* main.c - betlab's command line: the command table and dispatch only.
+ * Each command's work lives in src/cli/cmd_NAME.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#include "base/version.h"
+
+static const bl_command commands[] = {
+    { "info", "MODEL [--json]", "layers, shapes, stored bits per layer, metadata", cmd_info },
+    { "eval",
+      "--model MODEL --data DATA [--limit N] [--threads T] [--simd LEVEL] [--repeat R] [--json]",
+      "accuracy and throughput of a model on a dataset", cmd_eval },
+    { "import", "--npz FILE --arch SPEC --out MODEL [--name NAME]",
+      "convert float weights and BN parameters (numpy .npz) into a .bnn model", cmd_import },
+};
+
+const bl_command *cli_commands(int *n)
+{
+    *n = (int)(sizeof commands / sizeof *commands);
+    return commands;
+}
+
+static void help(FILE *f)
+{
+    fprintf(f, "betlab %s - bit error tolerance workbench for binarized neural networks\n\n",
+            BETLAB_VERSION);
+    fprintf(f, "usage: betlab COMMAND [OPTIONS]\n       betlab --help | --version\n\n");
+    fprintf(f, "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nusage of each command:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  betlab %s %s\n", commands[i].name, commands[i].usage);
+    fprintf(f, "\nMODEL: a .bnn file, the name of a shipped model, or random:SPEC[@SEED]\n"
+               "DATA:  fashion-mnist:test|train, or an IDX/CIFAR/CSV/.npy/.npz file\n"
+               "See betlab(1), betlab-format(5).\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        help(stdout);
+        return 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        help(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("betlab %s\n", BETLAB_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].exec(argc - 1, argv + 1);
+    fprintf(stderr, "betlab: unknown command '%s'\n", cmd);
+    help(stderr);
+    return BL_EXIT_USAGE;
+}
