@@ -21,10 +21,10 @@ DEB_PKGS = build-essential pkg-config libncurses-dev libreadline-dev liblua5.4-d
            ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libcmocka-dev zlib1g-dev \
            libopenblas-dev libjansson-dev tmux clinfo dataset-fashion-mnist
 # pkg-config modules that must be present for the build and the tests.
-PC_MODS  = zlib jansson cmocka
+PC_MODS  = zlib jansson cmocka openblas
 
 PC_CFLAGS := $(shell pkg-config --cflags $(PC_MODS) 2>/dev/null)
-PC_LIBS   := $(shell pkg-config --libs zlib jansson 2>/dev/null)
+PC_LIBS   := $(shell pkg-config --libs zlib jansson openblas 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 OPT     ?= -O2
@@ -116,7 +116,7 @@ run: check-deps
 # --- benchmarks ---------------------------------------------------------------
 $(BUILD)/bench/bench_%: tests/bench/bench_%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(shell pkg-config --libs openblas 2>/dev/null)
+	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
