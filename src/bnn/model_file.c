@@ -585,17 +585,17 @@ int bl_model_parse(const uint8_t *buf, size_t size, const char *what, bl_model *
     uint32_t nlayers = bl_rd32(a + 24);
     size_t tmp;
     if (bl_rd32(a + 28) != 0)
-        FAIL(BL_EFORMAT, "%s: section ARCH at byte %zu: reserved field is not 0", what,
+        FAIL(BL_EFORMAT, "%s: section ARCH: reserved field at byte %zu is not 0", what,
              A->off + 28);
     if (shape_elems(input, &tmp))
-        FAIL(BL_EFORMAT, "%s: section ARCH at byte %zu: input shape %ux%ux%u is empty or too "
+        FAIL(BL_EFORMAT, "%s: section ARCH: input shape %ux%ux%u at byte %zu is empty or too "
              "large",
-             what, A->off, input.h, input.w, input.c);
+             what, input.h, input.w, input.c, A->off);
     if (!isfinite(input_scale) || !(input_scale > 0) || input_zero < 0 || input_zero > 255)
-        FAIL(BL_EFORMAT, "%s: section ARCH at byte %zu: bad input encoding (scale %g, zero %d)",
+        FAIL(BL_EFORMAT, "%s: section ARCH: bad input encoding at byte %zu (scale %g, zero %d)",
              what, A->off + 16, (double)input_scale, input_zero);
     if (nlayers == 0 || nlayers > MAX_LAYERS)
-        FAIL(BL_EFORMAT, "%s: section ARCH at byte %zu: layer count %u (must be 1..%u)", what,
+        FAIL(BL_EFORMAT, "%s: section ARCH: layer count at byte %zu is %u (must be 1..%u)", what,
              A->off + 24, nlayers, MAX_LAYERS);
     if (A->len != ARCH_HDR + (size_t)nlayers * LAYER_REC)
         FAIL(BL_EFORMAT, "%s: section ARCH at byte %zu: %zu-byte payload, %u layers need %zu",
@@ -668,7 +668,7 @@ int bl_model_parse(const uint8_t *buf, size_t size, const char *what, bl_model *
         FAIL(BL_EFORMAT, "%s: section ARCH: last layer %s is not dense", what,
              recs[nlayers - 1].name);
     if (nclasses != recs[nlayers - 1].rows)
-        FAIL(BL_EFORMAT, "%s: section ARCH at byte %zu: %u classes, but the last layer %s has %u "
+        FAIL(BL_EFORMAT, "%s: section ARCH: byte %zu: %u classes, but the last layer %s has %u "
              "outputs",
              what, A->off + 12, nclasses, recs[nlayers - 1].name, recs[nlayers - 1].rows);
 
@@ -692,14 +692,14 @@ int bl_model_parse(const uint8_t *buf, size_t size, const char *what, bl_model *
         uint32_t li = bl_rd32(o), cnt = bl_rd32(o + 8);
         oaff_flags = bl_rd32(o + 4);
         if (li != nlayers - 1)
-            FAIL(BL_EFORMAT, "%s: section OAFF at byte %zu: layer index %u, the output layer is "
+            FAIL(BL_EFORMAT, "%s: section OAFF: byte %zu: layer index %u, the output layer is "
                  "%u",
                  what, O->off, li, nlayers - 1);
         if (oaff_flags == 0 || (oaff_flags & ~3u) || bl_rd32(o + 12) != 0)
-            FAIL(BL_EFORMAT, "%s: section OAFF at byte %zu: bad flags 0x%08x", what, O->off + 4,
-                 oaff_flags);
+            FAIL(BL_EFORMAT, "%s: section OAFF: bad flags 0x%08x at byte %zu", what, oaff_flags,
+                 O->off + 4);
         if (cnt != recs[nlayers - 1].rows)
-            FAIL(BL_EFORMAT, "%s: section OAFF at byte %zu: %u entries, the output layer has %u",
+            FAIL(BL_EFORMAT, "%s: section OAFF: byte %zu: %u entries, the output layer has %u",
                  what, O->off + 8, cnt, recs[nlayers - 1].rows);
         size_t want = OAFF_HDR + (size_t)cnt * 4 * ((oaff_flags & 1) + ((oaff_flags >> 1) & 1));
         if (O->len != want)
@@ -722,7 +722,7 @@ int bl_model_parse(const uint8_t *buf, size_t size, const char *what, bl_model *
         nmeta = bl_rd32(p);
         p += 4;
         if (nmeta > MAX_META || nmeta > (M->len - 4) / 8)
-            FAIL(BL_EFORMAT, "%s: section META at byte %zu: %u entries cannot fit in %zu bytes",
+            FAIL(BL_EFORMAT, "%s: section META: byte %zu: %u entries cannot fit in %zu bytes",
                  what, M->off, nmeta, M->len);
         for (uint32_t e = 0; e < nmeta; e++) {
             for (int kv = 0; kv < 2; kv++) {

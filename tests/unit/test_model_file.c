@@ -457,7 +457,7 @@ static void test_arch_fields(void **state)
             fail_msg("nlayers %u: rc %d", counts[k], rc);
     }
     assert_int_equal(parse_arch_edit(&f, 24, 0xffffffffu, &err), BL_EFORMAT);
-    assert_non_null(strstr(err.msg, "layer count 4294967295"));
+    assert_non_null(strstr(err.msg, "layer count at byte 72 is 4294967295"));
     /* input shapes whose product overflows, or is zero */
     uint32_t dims[] = { 0, 0x10000, 0xffffffffu };
     for (int d = 0; d < 3; d++)
