@@ -1,0 +1,210 @@
+/* test_data_fashion.c - named datasets: fashion-mnist:train|test from the
+ * Debian package (skipped when absent), $BETLAB_DATA lookup, mnist:*. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "base/error.h"
+#include "base/mem.h"
+#include "data/dataset.h"
+
+/* ---- helpers (each test_data_*.c carries its own copy) ---- */
+static char tdir[256];
+static char pbuf[8][512];
+static int pslot;
+
+static __attribute__((unused)) const char *P(const char *name)
+{
+    char *s = pbuf[pslot++ & 7];
+    snprintf(s, 512, "%s/%s", tdir, name);
+    return s;
+}
+
+static __attribute__((unused)) int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(p);
+}
+
+static __attribute__((unused)) int setup_dir(void **state)
+{
+    (void)state;
+    snprintf(tdir, sizeof tdir, "/tmp/bl_test_data_XXXXXX");
+    return mkdtemp(tdir) ? 0 : -1;
+}
+
+static __attribute__((unused)) int teardown_dir(void **state)
+{
+    (void)state;
+    return nftw(tdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static __attribute__((unused)) const char *write_file(const char *name, const void *data, size_t n)
+{
+    const char *p = P(name);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    if (n)
+        assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+    return p;
+}
+
+static __attribute__((unused)) const char *write_gz(const char *name, const void *data, size_t n)
+{
+    const char *p = P(name);
+    gzFile g = gzopen(p, "wb");
+    assert_non_null(g);
+    if (n)
+        assert_int_equal(gzwrite(g, data, (unsigned)n), (int)n);
+    gzclose(g);
+    return p;
+}
+
+/* Load expecting failure with code; the message must name `needle`. */
+#define EXPECT_FAIL(path, opts, code, needle)                                         \
+    do {                                                                              \
+        bl_error e_ = {0};                                                            \
+        bl_dataset *d_ = (bl_dataset *)1;                                             \
+        int rc_ = bl_dataset_load((path), (opts), &d_, &e_);                           \
+        if (rc_ != (code))                                                            \
+            fail_msg("%s: expected %d, got %d (%s)", (path), (code), rc_, e_.msg);   \
+        assert_null(d_);                                                              \
+        if (!strstr(e_.msg, (needle)))                                                \
+            fail_msg("message \"%s\" lacks \"%s\"", e_.msg, (needle));               \
+    } while (0)
+
+static __attribute__((unused)) bl_dataset *load_ok(const char *path, const bl_load_opts *o)
+{
+    bl_error e = {0};
+    bl_dataset *d = NULL;
+    int rc = bl_dataset_load(path, o, &d, &e);
+    if (rc)
+        fail_msg("%s: %d %s", path, rc, e.msg);
+    return d;
+}
+/* ---- end helpers ---- */
+
+#define FM "/usr/share/datasets/fashion-mnist"
+
+static void check_split(const char *name, size_t n, size_t per_class)
+{
+    if (access(FM "/t10k-images-idx3-ubyte.gz", R_OK) != 0 &&
+        access(FM "/t10k-images-idx3-ubyte", R_OK) != 0)
+        skip();
+    char *old = getenv("BETLAB_DATA") ? strdup(getenv("BETLAB_DATA")) : NULL;
+    unsetenv("BETLAB_DATA");
+    bl_dataset *d = load_ok(name, NULL);
+    if (old) {
+        setenv("BETLAB_DATA", old, 1);
+        free(old);
+    }
+    assert_string_equal(bl_dataset_name(d), name);
+    assert_int_equal(bl_dataset_count(d), n);
+    uint32_t h, w, c;
+    bl_dataset_shape(d, &h, &w, &c);
+    assert_int_equal(h, 28);
+    assert_int_equal(w, 28);
+    assert_int_equal(c, 1);
+    assert_int_equal(bl_dataset_dtype(d), BL_DT_U8);
+    assert_int_equal(bl_dataset_nclasses(d), 10);
+    size_t cnt[10] = {0};
+    for (size_t i = 0; i < n; i++) {
+        int32_t l = bl_dataset_label(d, i);
+        assert_true(l >= 0 && l < 10);
+        cnt[l]++;
+    }
+    for (int k = 0; k < 10; k++)
+        assert_int_equal(cnt[k], per_class);
+    if (n == 10000) {
+        int32_t first[5] = {9, 2, 1, 1, 6};
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(bl_dataset_label(d, (size_t)i), first[i]);
+        /* pixels span the full byte range */
+        const uint8_t *x = bl_dataset_row(d, 0);
+        int mx = 0;
+        for (int i = 0; i < 784; i++)
+            mx = x[i] > mx ? x[i] : mx;
+        assert_true(mx > 200);
+    }
+    bl_dataset_free(d);
+}
+
+static void test_fashion_test(void **s) { (void)s; check_split("fashion-mnist:test", 10000, 1000); }
+static void test_fashion_train(void **s) { (void)s; check_split("fashion-mnist:train", 60000, 6000); }
+
+static void put_idx(const char *name, int images, uint32_t n, uint8_t fillv)
+{
+    uint8_t b[16 + 4 * 4];
+    uint8_t hdr[16] = {0, 0, 8, (uint8_t)(images ? 3 : 1)};
+    size_t h = images ? 16 : 8;
+    hdr[4] = (uint8_t)(n >> 24); hdr[5] = (uint8_t)(n >> 16); hdr[6] = (uint8_t)(n >> 8); hdr[7] = (uint8_t)n;
+    if (images) {
+        hdr[11] = 2;
+        hdr[15] = 2;
+    }
+    memcpy(b, hdr, h);
+    memset(b + h, fillv, images ? 4 * n : n);
+    write_gz(name, b, h + (images ? 4 * n : n));
+}
+
+static void test_betlab_data_first(void **s)
+{
+    (void)s;
+    char *old = getenv("BETLAB_DATA") ? strdup(getenv("BETLAB_DATA")) : NULL;
+    /* $BETLAB_DATA/fashion-mnist/ wins over the system copy */
+    mkdir(P("fashion-mnist"), 0755);
+    put_idx("fashion-mnist/t10k-images-idx3-ubyte.gz", 1, 3, 7);
+    put_idx("fashion-mnist/t10k-labels-idx1-ubyte.gz", 0, 3, 4);
+    setenv("BETLAB_DATA", tdir, 1);
+    bl_dataset *d = load_ok("fashion-mnist:test", NULL);
+    assert_int_equal(bl_dataset_count(d), 3);
+    assert_int_equal(bl_dataset_label(d, 2), 4);
+    bl_dataset_free(d);
+    /* $BETLAB_DATA directly, for mnist */
+    put_idx("t10k-images-idx3-ubyte.gz", 1, 2, 1);
+    put_idx("t10k-labels-idx1-ubyte.gz", 0, 2, 3);
+    d = load_ok("mnist:test", NULL);
+    assert_int_equal(bl_dataset_count(d), 2);
+    assert_string_equal(bl_dataset_name(d), "mnist:test");
+    bl_dataset_free(d);
+    /* images without labels is an error for a named dataset */
+    put_idx("train-images-idx3-ubyte.gz", 1, 2, 1);
+    EXPECT_FAIL("mnist:train", NULL, BL_ENOTFOUND, "no labels file");
+    /* a broken labels file is reported, not ignored */
+    put_idx("fashion-mnist/train-images-idx3-ubyte.gz", 1, 3, 7);
+    put_idx("fashion-mnist/train-labels-idx1-ubyte.gz", 0, 2, 4);
+    EXPECT_FAIL("fashion-mnist:train", NULL, BL_EFORMAT, "2 labels but");
+    /* not found anywhere: the message lists where it looked */
+    setenv("BETLAB_DATA", P("void"), 1);
+    EXPECT_FAIL("mnist:test", NULL, BL_ENOTFOUND, "void/mnist");
+    EXPECT_FAIL("fashion-mnist:valid", NULL, BL_ENOTFOUND, "fashion-mnist:test");
+    if (access(FM, F_OK) != 0)
+        EXPECT_FAIL("fashion-mnist:test", NULL, BL_ENOTFOUND, "dataset-fashion-mnist");
+    if (old) {
+        setenv("BETLAB_DATA", old, 1);
+        free(old);
+    } else {
+        unsetenv("BETLAB_DATA");
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fashion_test),
+        cmocka_unit_test(test_fashion_train),
+        cmocka_unit_test(test_betlab_data_first),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
