@@ -1,0 +1,65 @@
+/* kernels.h - private compute kernels of the packed engine (engine.c).
+ *
+ * One table per SIMD level (kernels_portable.c, kernels_avx2.c,
+ * kernels_avx512.c); engine.c picks one with bl_kernels_get() and never
+ * calls a level the CPU lacks.  Every kernel is exact integer arithmetic,
+ * so all levels give bit-identical results.
+ *
+ * Data layouts (all per block of BL_KB = 64 inputs, "lane" = input b):
+ *   IL bits   binary activations, uint64 X[word][64]: word w of input b.
+ *             Rows padded with zero bits.  A conv input has words_per_tap
+ *             words per pixel (pixel-major, HWC).
+ *   NM int32  pre-activations, neuron-major: out[j][64].
+ *   Q4 u8     first-layer input codes, X[quad][64][4]: features 4q..4q+3
+ *             of input b (features padded with zero codes to whole quads).
+ *   W8 s8     first dense layer weights expanded to +-1 bytes, row j at
+ *             W8 + j*stride, 4*nquads bytes, padding features 0.
+ *   D  int32  real conv inputs q - zero, D[feature][64].
+ */
+#ifndef BL_BNN_KERNELS_H
+#define BL_BNN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/cpu.h"
+
+#define BL_KB 64 /* inputs per block: one uint64 of lanes per neuron mask */
+
+/* A run of `nw` consecutive words: input words xw.. against row words ww.. */
+typedef struct bl_kseg {
+    uint32_t xw, ww, nw;
+} bl_kseg;
+
+typedef struct bl_kernels {
+    /* Binary layer: out[(j-j0)*64 + b] = nvalid - 2 * sum over segments s,
+     * words k < s.nw of popcount(W[j*wpr + s.ww + k] ^ X[(s.xw + k)*64 + b]),
+     * for j in [j0, j0+nj).  nseg <= 3. */
+    void (*bin_nm)(const uint64_t *X, const bl_kseg *seg, int nseg, const uint64_t *W,
+                   size_t wpr, uint32_t j0, uint32_t nj, int32_t nvalid, int32_t *out);
+    /* First dense layer: out[(j-j0)*64 + b] = sum_q,f W8[j*stride + 4q+f] *
+     * X[(q*64 + b)*4 + f] - corr[j]. */
+    void (*real_nm)(const uint8_t *X, uint32_t nquads, const int8_t *W8, size_t stride,
+                    uint32_t j0, uint32_t nj, const int32_t *corr, int32_t *out);
+    /* First conv layer, one output pixel: ntap valid taps, tap i reads D
+     * rows dof[i] .. dof[i]+cin-1 with weight bits at row word
+     * tap[i]*wpt.  out[o*64 + b] = sum (bit ? +d : -d) for o < cout. */
+    void (*real_conv_nm)(const int32_t *D, const uint32_t *dof, const uint32_t *tap, int ntap,
+                         uint32_t cin, const uint64_t *W, size_t wpr, size_t wpt, uint32_t cout,
+                         int32_t *out);
+    /* masks[i] bit b = (dir[i] > 0 ? a[i*64+b] >= tau[i] : a[i*64+b] <= tau[i]),
+     * i < n (n <= 64). */
+    void (*thresh_mask)(const int32_t *a, uint32_t n, const int32_t *tau, const int8_t *dir,
+                        uint64_t *masks);
+    /* acc[b] += mul * x[b] + add for b < 64. */
+    void (*add_scaled)(int32_t *acc, const uint8_t *x, int32_t mul, int32_t add);
+} bl_kernels;
+
+extern const bl_kernels bl_kernels_portable;
+extern const bl_kernels bl_kernels_avx2;
+extern const bl_kernels bl_kernels_avx512;
+
+/* Table for a level (the caller checked bl_simd_supported()). */
+const bl_kernels *bl_kernels_get(bl_simd s);
+
+#endif

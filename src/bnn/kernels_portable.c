@@ -1,0 +1,108 @@
+/* kernels_portable.c - plain C kernels (any x86-64 / any CPU): the
+ * correctness baseline for the SIMD levels.  Layouts in kernels.h. */
+#include "bnn/kernels.h"
+
+static void bin_nm(const uint64_t *X, const bl_kseg *seg, int nseg, const uint64_t *W, size_t wpr,
+                   uint32_t j0, uint32_t nj, int32_t nvalid, int32_t *out)
+{
+    for (uint32_t jj = 0; jj < nj; jj++) {
+        const uint64_t *row = W + (size_t)(j0 + jj) * wpr;
+        int32_t acc[BL_KB] = { 0 };
+        for (int s = 0; s < nseg; s++)
+            for (uint32_t k = 0; k < seg[s].nw; k++) {
+                uint64_t w = row[seg[s].ww + k];
+                const uint64_t *x = X + (size_t)(seg[s].xw + k) * BL_KB;
+                for (int b = 0; b < BL_KB; b++)
+                    acc[b] += __builtin_popcountll(w ^ x[b]);
+            }
+        for (int b = 0; b < BL_KB; b++)
+            out[(size_t)jj * BL_KB + b] = nvalid - 2 * acc[b];
+    }
+}
+
+static void real_nm(const uint8_t *X, uint32_t nquads, const int8_t *W8, size_t stride,
+                    uint32_t j0, uint32_t nj, const int32_t *corr, int32_t *out)
+{
+    for (uint32_t jj = 0; jj < nj; jj++) {
+        const int8_t *w = W8 + (size_t)(j0 + jj) * stride;
+        int32_t acc[BL_KB] = { 0 };
+        for (uint32_t q = 0; q < nquads; q++) {
+            const uint8_t *x = X + (size_t)q * BL_KB * 4;
+            for (int b = 0; b < BL_KB; b++)
+                acc[b] += w[4 * q] * x[4 * b] + w[4 * q + 1] * x[4 * b + 1] +
+                          w[4 * q + 2] * x[4 * b + 2] + w[4 * q + 3] * x[4 * b + 3];
+        }
+        for (int b = 0; b < BL_KB; b++)
+            out[(size_t)jj * BL_KB + b] = acc[b] - corr[j0 + jj];
+    }
+}
+
+static void real_conv_nm(const int32_t *D, const uint32_t *dof, const uint32_t *tap, int ntap,
+                         uint32_t cin, const uint64_t *W, size_t wpr, size_t wpt, uint32_t cout,
+                         int32_t *out)
+{
+    int32_t tot[BL_KB] = { 0 };
+    for (int t = 0; t < ntap; t++)
+        for (uint32_t c = 0; c < cin; c++)
+            for (int b = 0; b < BL_KB; b++)
+                tot[b] += D[(size_t)(dof[t] + c) * BL_KB + b];
+    for (uint32_t o = 0; o < cout; o++) {
+        const uint64_t *row = W + (size_t)o * wpr;
+        int32_t acc[BL_KB] = { 0 };
+        for (int t = 0; t < ntap; t++) {
+            const uint64_t *tw = row + (size_t)tap[t] * wpt;
+            for (uint32_t c = 0; c < cin; c++) {
+                int32_t m = -(int32_t)((tw[c >> 6] >> (c & 63)) & 1); /* 0 or -1 */
+                const int32_t *d = D + (size_t)(dof[t] + c) * BL_KB;
+                for (int b = 0; b < BL_KB; b++)
+                    acc[b] += d[b] & m;
+            }
+        }
+        for (int b = 0; b < BL_KB; b++)
+            out[(size_t)o * BL_KB + b] = 2 * acc[b] - tot[b];
+    }
+}
+
+static void thresh_mask(const int32_t *a, uint32_t n, const int32_t *tau, const int8_t *dir,
+                        uint64_t *masks)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const int32_t *r = a + (size_t)i * BL_KB;
+        int32_t t = tau[i];
+        uint64_t m = 0;
+        if (dir[i] > 0) {
+            for (int b = 0; b < BL_KB; b++)
+                m |= (uint64_t)(r[b] >= t) << b;
+        } else {
+            for (int b = 0; b < BL_KB; b++)
+                m |= (uint64_t)(r[b] <= t) << b;
+        }
+        masks[i] = m;
+    }
+}
+
+static void add_scaled(int32_t *acc, const uint8_t *x, int32_t mul, int32_t add)
+{
+    for (int b = 0; b < BL_KB; b++)
+        acc[b] += mul * (int32_t)x[b] + add;
+}
+
+const bl_kernels bl_kernels_portable = {
+    .bin_nm = bin_nm,
+    .real_nm = real_nm,
+    .real_conv_nm = real_conv_nm,
+    .thresh_mask = thresh_mask,
+    .add_scaled = add_scaled,
+};
+
+const bl_kernels *bl_kernels_get(bl_simd s)
+{
+#if defined(__x86_64__)
+    if (s == BL_SIMD_AVX512)
+        return &bl_kernels_avx512;
+    if (s == BL_SIMD_AVX2)
+        return &bl_kernels_avx2;
+#endif
+    (void)s;
+    return &bl_kernels_portable;
+}
