@@ -100,6 +100,7 @@ static __attribute__((unused)) bl_dataset *load_ok(const char *path, const bl_lo
 
 static uint8_t *slurp(const char *p, size_t *n)
 {
+    *n = 0;
     FILE *f = fopen(p, "rb");
     if (!f)
         return NULL;
@@ -448,6 +449,7 @@ static size_t save_one(const char *name, uint8_t *out)
     bl_array_free(&a);
     size_t n;
     uint8_t *raw = slurp(P(name), &n);
+    assert_non_null(raw);
     memcpy(out, raw, n);
     return n;
 }
