@@ -131,8 +131,8 @@ FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 	@mkdir -p build-fuzz
 	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
-	    SAN="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libbetlab.a
-	clang $(BL_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/libbetlab.a $(PC_LIBS) -lm
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined -Wno-unknown-warning-option" build-fuzz/libbetlab.a
+	clang $(BL_CFLAGS) -Wno-unknown-warning-option -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/libbetlab.a $(PC_LIBS) -lm
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p tests/fuzz/corpus/$$n; \
