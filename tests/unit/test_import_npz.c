@@ -575,6 +575,9 @@ static void test_dense_torch(void **state)
     o.spec = "70-65-3"; /* words with padding */
     o.out_bn = 1;
     check_net(&o, 3, 200);
+    /* a dense first layer on a 3-channel image: PyTorch flattens C,H,W */
+    o.spec = "4x4x3-48-10-5";
+    check_net(&o, 31, 200);
 }
 
 static void test_dense_keras(void **state)
@@ -582,6 +585,8 @@ static void test_dense_keras(void **state)
     (void)state;
     netopts o = { "20-16-12-5", KERAS, 0, 1, 1, 1, 1, BL_DT_F32, 1.0f / 255, 0 };
     check_net(&o, 4, 300);
+    o.spec = "4x4x3-48-10-5";
+    check_net(&o, 41, 200);
 }
 
 static void test_conv_torch(void **state)
