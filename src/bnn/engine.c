@@ -177,7 +177,8 @@ typedef struct step {
 
 typedef struct scratch {
     uint64_t *il[2];
-    int32_t *nm, *nm2, *D;
+    int32_t *nm, *nm2, *D, *combo;
+    const int32_t **dp;
     uint64_t *masks;
 } scratch;
 
@@ -190,6 +191,9 @@ struct bl_engine {
     step *steps;
     int nsteps;
     size_t max_words, max_rows, d_size;
+    /* first conv layer: features in G triples, weight bits per triple */
+    uint32_t conv_G;
+    uint8_t *convidx;   /* [cout][G], per call */
     scratch *ws;
     /* first dense layer, expanded per call */
     int8_t *w8;
@@ -232,9 +236,8 @@ static int build_plan(bl_engine *e, const bl_model *m, bl_error *err)
                 return bl_error_set(err, BL_ERANGE, "engine: layer %s has too many inputs (%u)",
                                     l->name, l->cols);
             if (l->kind == BL_LAYER_CONV3) {
-                size_t d = bl_shape_size(l->in) * BL_KB;
-                if (d > e->d_size)
-                    e->d_size = d;
+                e->d_size = (bl_shape_size(l->in) + 1) * BL_KB; /* + a zero row */
+                e->conv_G = (l->cols + 2) / 3;
             }
         }
         i++;
@@ -285,6 +288,8 @@ void bl_engine_free(bl_engine *e)
             bl_free(e->ws[w].nm);
             bl_free(e->ws[w].nm2);
             bl_free(e->ws[w].D);
+            bl_free(e->ws[w].combo);
+            free(e->ws[w].dp);
             bl_free(e->ws[w].masks);
         }
     free(e->ws);
@@ -292,6 +297,7 @@ void bl_engine_free(bl_engine *e)
     free(e->arch.layers);
     bl_free(e->w8);
     bl_free(e->corr);
+    bl_free(e->convidx);
     free(e);
 }
 
@@ -329,6 +335,7 @@ int bl_engine_new(const bl_model *m, const bl_engine_opts *opts, bl_engine **out
     if (!e->k.real_conv_nm) e->k.real_conv_nm = bl_kernels_portable.real_conv_nm;
     if (!e->k.thresh_mask) e->k.thresh_mask = bl_kernels_portable.thresh_mask;
     if (!e->k.add_scaled) e->k.add_scaled = bl_kernels_portable.add_scaled;
+    if (!e->k.max_into) e->k.max_into = bl_kernels_portable.max_into;
 
     e->threads = opts && opts->threads > 0 ? opts->threads : bl_cpu_count();
     e->arch = *m;
@@ -360,6 +367,12 @@ int bl_engine_new(const bl_model *m, const bl_engine_opts *opts, bl_engine **out
             rc = bl_error_set(err, BL_ENOMEM, "out of memory creating engine");
             goto fail;
         }
+    } else if (e->conv_G) {
+        e->convidx = bl_alloc((size_t)l0->rows * e->conv_G);
+        if (!e->convidx) {
+            rc = bl_error_set(err, BL_ENOMEM, "out of memory creating engine");
+            goto fail;
+        }
     }
     e->pool = e->threads > 1 ? bl_pool_new(e->threads) : NULL;
     if (e->threads > 1 && !e->pool) {
@@ -380,8 +393,13 @@ int bl_engine_new(const bl_model *m, const bl_engine_opts *opts, bl_engine **out
         s->nm = bl_alloc(nmsz);
         s->nm2 = bl_alloc(nmsz);
         s->masks = bl_alloc(64 * 8);
-        s->D = e->d_size ? bl_alloc(e->d_size * sizeof(int32_t)) : NULL;
-        if (!s->il[0] || !s->il[1] || !s->nm || !s->nm2 || !s->masks || (e->d_size && !s->D)) {
+        if (e->d_size) {
+            s->D = bl_alloc(e->d_size * sizeof(int32_t));
+            s->combo = bl_alloc((size_t)e->conv_G * 8 * BL_KB * sizeof(int32_t));
+            s->dp = calloc((size_t)e->conv_G * 3, sizeof *s->dp);
+        }
+        if (!s->il[0] || !s->il[1] || !s->nm || !s->nm2 || !s->masks ||
+            (e->d_size && (!s->D || !s->combo || !s->dp))) {
             rc = bl_error_set(err, BL_ENOMEM, "out of memory creating engine scratch");
             goto fail;
         }
@@ -462,8 +480,24 @@ static void prep_task(void *vctx, size_t task, int worker)
 static void prep_first_layer(bl_engine *e, const bl_model *m)
 {
     const bl_layer *l = &m->layers[e->steps[0].li];
-    if (l->kind != BL_LAYER_DENSE)
+    if (l->kind == BL_LAYER_CONV3) {
+        uint32_t G = e->conv_G, cin = l->in.c;
+        for (uint32_t o = 0; o < l->rows; o++) {
+            const uint64_t *row = l->weights + (size_t)o * l->words_per_row;
+            for (uint32_t g = 0; g < G; g++) {
+                uint8_t v = 0;
+                for (uint32_t i = 0; i < 3; i++) {
+                    uint32_t k = 3 * g + i;
+                    if (k < l->cols)
+                        v |= (uint8_t)(bl_bit_get(row, (size_t)(k / cin) * l->words_per_tap * 64 +
+                                                          k % cin)
+                                       << i);
+                }
+                e->convidx[(size_t)o * G + g] = v;
+            }
+        }
         return;
+    }
     prep_ctx c = { e, l, m->input_zero };
     bl_pool_run(e->pool, (l->rows + 63) / 64, prep_task, &c);
 }
@@ -576,23 +610,29 @@ static void finish(const call *c, const bl_layer *l, const int32_t *nm, size_t b
 
 /* Conv pre-activations of output pixel (y, x) for all channels: nm[o][64]. */
 static void conv_pixel(const bl_engine *e, const bl_layer *l, const uint64_t *X, const int32_t *D,
-                       uint32_t y, uint32_t x, int32_t *nm)
+                       const int32_t **dp, int32_t *combo, uint32_t y, uint32_t x, int32_t *nm)
 {
     uint32_t H = l->in.h, W = l->in.w, cin = l->in.c, wpt = l->words_per_tap;
     int x0 = x > 0 ? -1 : 0, x1 = x + 1 < W ? 1 : 0;
     if (l->real_input) {
-        uint32_t dof[9], tap[9];
-        int nt = 0;
-        for (int dy = -1; dy <= 1; dy++) {
-            long yy = (long)y + dy;
-            if (yy < 0 || yy >= (long)H)
-                continue;
-            for (int dx = x0; dx <= x1; dx++) {
-                dof[nt] = (uint32_t)(((size_t)yy * W + (size_t)((long)x + dx)) * cin);
-                tap[nt++] = (uint32_t)((dy + 1) * 3 + dx + 1);
+        /* feature k = tap * cin + c; missing taps and padding read zeros */
+        const int32_t *zero = D + bl_shape_size(l->in) * BL_KB;
+        const int32_t *tp[9];
+        for (int t = 0; t < 9; t++) {
+            long yy = (long)y + t / 3 - 1, xx = (long)x + t % 3 - 1;
+            tp[t] = (yy < 0 || yy >= (long)H || xx < 0 || xx >= (long)W)
+                        ? NULL
+                        : D + ((size_t)yy * W + (size_t)xx) * cin * BL_KB;
+        }
+        uint32_t K = 3 * e->conv_G;
+        for (uint32_t k = 0, t = 0, c = 0; k < K; k++) {
+            dp[k] = (k >= l->cols || !tp[t]) ? zero : tp[t] + (size_t)c * BL_KB;
+            if (++c == cin) {
+                c = 0;
+                t++;
             }
         }
-        e->k.real_conv_nm(D, dof, tap, nt, cin, l->weights, l->words_per_row, wpt, l->rows, nm);
+        e->k.real_conv_nm(dp, e->conv_G, e->convidx, l->rows, combo, nm);
         return;
     }
     bl_kseg seg[3];
@@ -610,12 +650,6 @@ static void conv_pixel(const bl_engine *e, const bl_layer *l, const uint64_t *X,
     }
     e->k.bin_nm(X, seg, ns, l->weights, l->words_per_row, 0, l->rows,
                 (int32_t)(cin * (uint32_t)ntaps), nm);
-}
-
-static void max_into(int32_t *a, const int32_t *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        a[i] = b[i] > a[i] ? b[i] : a[i];
 }
 
 #define DENSE_CHUNK 64
@@ -695,7 +729,7 @@ static void block_task(void *vctx, size_t blk, int worker)
             if (c->target == s->li) {
                 for (uint32_t y = 0; y < H; y++)
                     for (uint32_t x = 0; x < W; x++) {
-                        conv_pixel(e, l, cur, D, y, x, ws->nm);
+                        conv_pixel(e, l, cur, D, ws->dp, ws->combo, y, x, ws->nm);
                         capture(c, ws->nm, C, (size_t)y * W + x, C, 0, b0, nb);
                     }
                 return;
@@ -705,17 +739,17 @@ static void block_task(void *vctx, size_t blk, int worker)
                 for (uint32_t x = 0; x < OW; x++) {
                     size_t p = (size_t)y * OW + x;
                     if (s->pool >= 0) {
-                        conv_pixel(e, l, cur, D, 2 * y, 2 * x, ws->nm);
+                        conv_pixel(e, l, cur, D, ws->dp, ws->combo, 2 * y, 2 * x, ws->nm);
                         for (int d = 1; d < 4; d++) {
-                            conv_pixel(e, l, cur, D, 2 * y + d / 2, 2 * x + d % 2, ws->nm2);
-                            max_into(ws->nm, ws->nm2, (size_t)C * BL_KB);
+                            conv_pixel(e, l, cur, D, ws->dp, ws->combo, 2 * y + d / 2, 2 * x + d % 2, ws->nm2);
+                            e->k.max_into(ws->nm, ws->nm2, (size_t)C * BL_KB);
                         }
                         if (c->target == s->pool) {
                             capture(c, ws->nm, C, p, C, 0, b0, nb);
                             continue;
                         }
                     } else {
-                        conv_pixel(e, l, cur, D, y, x, ws->nm);
+                        conv_pixel(e, l, cur, D, ws->dp, ws->combo, y, x, ws->nm);
                     }
                     size_t base = s->cons_conv ? p * s->cons_wpt * 64 : p * C;
                     thresh_pack(&e->k, ws->nm, C, t->tau, t->dir, nxt, base, ws->masks);

@@ -15,6 +15,7 @@
  *   W8 s8     first dense layer weights expanded to +-1 bytes, row j at
  *             W8 + j*stride, 4*nquads bytes, padding features 0.
  *   D  int32  real conv inputs q - zero, D[feature][64].
+ *   combo     scratch for real_conv_nm: G * 8 * 64 int32.
  */
 #ifndef BL_BNN_KERNELS_H
 #define BL_BNN_KERNELS_H
@@ -41,18 +42,23 @@ typedef struct bl_kernels {
      * X[(q*64 + b)*4 + f] - corr[j]. */
     void (*real_nm)(const uint8_t *X, uint32_t nquads, const int8_t *W8, size_t stride,
                     uint32_t j0, uint32_t nj, const int32_t *corr, int32_t *out);
-    /* First conv layer, one output pixel: ntap valid taps, tap i reads D
-     * rows dof[i] .. dof[i]+cin-1 with weight bits at row word
-     * tap[i]*wpt.  out[o*64 + b] = sum (bit ? +d : -d) for o < cout. */
-    void (*real_conv_nm)(const int32_t *D, const uint32_t *dof, const uint32_t *tap, int ntap,
-                         uint32_t cin, const uint64_t *W, size_t wpr, size_t wpt, uint32_t cout,
-                         int32_t *out);
+    /* First conv layer, one output pixel, features grouped in triples:
+     * dp[3g+i] points at the 64 values d = q - zero of feature i of group
+     * g (a zero row for padding taps and missing features), idx[o*G + g]
+     * holds the 3 weight bits of that group for output channel o (bit i =
+     * weight +1).  out[o*64 + b] = sum_g sum_i (bit ? +d : -d).  Each group
+     * forms its 8 signed combinations once per pixel, then a channel costs
+     * G loads and adds per vector instead of 3G masked adds. */
+    void (*real_conv_nm)(const int32_t *const *dp, uint32_t G, const uint8_t *idx, uint32_t cout,
+                         int32_t *combo, int32_t *out);
     /* masks[i] bit b = (dir[i] > 0 ? a[i*64+b] >= tau[i] : a[i*64+b] <= tau[i]),
      * i < n (n <= 64). */
     void (*thresh_mask)(const int32_t *a, uint32_t n, const int32_t *tau, const int8_t *dir,
                         uint64_t *masks);
     /* acc[b] += mul * x[b] + add for b < 64. */
     void (*add_scaled)(int32_t *acc, const uint8_t *x, int32_t mul, int32_t add);
+    /* a[i] = max(a[i], b[i]) for i < n (n a multiple of 64). */
+    void (*max_into)(int32_t *a, const int32_t *b, size_t n);
 } bl_kernels;
 
 extern const bl_kernels bl_kernels_portable;

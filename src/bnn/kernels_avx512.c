@@ -67,6 +67,15 @@ static void bin_nm(const uint64_t *X, const bl_kseg *seg, int nseg, const uint64
 
 /* ---- first dense layer (VNNI) --------------------------------------------- */
 
+/* acc += u8(x) . s8(w) per 32-bit lane.  Inline asm: with the intrinsic,
+ * gcc 12 copies every accumulator around each vpdpbusd of a register tile
+ * (tied operand), which doubled the uops of the loop. */
+static inline __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i x, __m512i w)
+{
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
+    return acc;
+}
+
 #define REAL_TILE(TJ)                                                                            \
     static inline __attribute__((always_inline)) void real_tile_##TJ(                            \
         const uint8_t *X, uint32_t nquads, const int8_t *W8, size_t stride, uint32_t j,          \
@@ -85,7 +94,7 @@ static void bin_nm(const uint64_t *X, const bl_kseg *seg, int nseg, const uint64
                 memcpy(&wq, w + (size_t)a * stride, 4);                                          \
                 __m512i wv = _mm512_set1_epi32(wq);                                              \
                 UNROLL for (int v = 0; v < 4; v++) acc[a][v] =                                   \
-                    _mm512_dpbusd_epi32(acc[a][v], xv[v], wv);                                   \
+                    dpbusd(acc[a][v], xv[v], wv);                                   \
             }                                                                                    \
         }                                                                                        \
         UNROLL for (int a = 0; a < TJ; a++) {                                                    \
@@ -112,35 +121,51 @@ static void real_nm(const uint8_t *X, uint32_t nquads, const int8_t *W8, size_t 
 
 /* ---- first conv layer ------------------------------------------------------- */
 
-static void real_conv_nm(const int32_t *D, const uint32_t *dof, const uint32_t *tap, int ntap,
-                         uint32_t cin, const uint64_t *W, size_t wpr, size_t wpt, uint32_t cout,
-                         int32_t *out)
+static void real_conv_nm(const int32_t *const *dp, uint32_t G, const uint8_t *idx, uint32_t cout,
+                         int32_t *combo, int32_t *out)
 {
-    __m512i tot[4];
-    UNROLL for (int v = 0; v < 4; v++) tot[v] = _mm512_setzero_si512();
-    for (int t = 0; t < ntap; t++)
-        for (uint32_t c = 0; c < cin; c++) {
-            const int32_t *d = D + (size_t)(dof[t] + c) * BL_KB;
-            UNROLL for (int v = 0; v < 4; v++) tot[v] =
-                _mm512_add_epi32(tot[v], _mm512_load_si512(d + 16 * v));
+    for (uint32_t g = 0; g < G; g++) {
+        const int32_t *d0 = dp[3 * g], *d1 = dp[3 * g + 1], *d2 = dp[3 * g + 2];
+        int32_t *cm = combo + (size_t)g * 8 * BL_KB;
+        UNROLL for (int v = 0; v < 4; v++) {
+            __m512i a = _mm512_load_si512(d0 + 16 * v), b = _mm512_load_si512(d1 + 16 * v),
+                    c = _mm512_load_si512(d2 + 16 * v);
+            __m512i pp = _mm512_add_epi32(a, b), pm = _mm512_sub_epi32(a, b);
+            /* m = bit0 (a) | bit1 (b) << 1 | bit2 (c) << 2, bit set = + */
+            __m512i z = _mm512_setzero_si512();
+            __m512i c0 = _mm512_sub_epi32(z, pp);                 /* -a-b */
+            __m512i c1 = pm;                                      /* +a-b */
+            __m512i c2 = _mm512_sub_epi32(z, pm);                 /* -a+b */
+            __m512i c3 = pp;                                      /* +a+b */
+            _mm512_store_si512(cm + 0 * BL_KB + 16 * v, _mm512_sub_epi32(c0, c));
+            _mm512_store_si512(cm + 1 * BL_KB + 16 * v, _mm512_sub_epi32(c1, c));
+            _mm512_store_si512(cm + 2 * BL_KB + 16 * v, _mm512_sub_epi32(c2, c));
+            _mm512_store_si512(cm + 3 * BL_KB + 16 * v, _mm512_sub_epi32(c3, c));
+            _mm512_store_si512(cm + 4 * BL_KB + 16 * v, _mm512_add_epi32(c0, c));
+            _mm512_store_si512(cm + 5 * BL_KB + 16 * v, _mm512_add_epi32(c1, c));
+            _mm512_store_si512(cm + 6 * BL_KB + 16 * v, _mm512_add_epi32(c2, c));
+            _mm512_store_si512(cm + 7 * BL_KB + 16 * v, _mm512_add_epi32(c3, c));
         }
+    }
     for (uint32_t o = 0; o < cout; o++) {
-        const uint64_t *row = W + (size_t)o * wpr;
+        const uint8_t *ix = idx + (size_t)o * G;
         __m512i acc[4];
         UNROLL for (int v = 0; v < 4; v++) acc[v] = _mm512_setzero_si512();
-        for (int t = 0; t < ntap; t++) {
-            const uint64_t *tw = row + (size_t)tap[t] * wpt;
-            for (uint32_t c = 0; c < cin; c++) {
-                __mmask16 k = (__mmask16)(0 - ((tw[c >> 6] >> (c & 63)) & 1));
-                const int32_t *d = D + (size_t)(dof[t] + c) * BL_KB;
-                UNROLL for (int v = 0; v < 4; v++) acc[v] =
-                    _mm512_mask_add_epi32(acc[v], k, acc[v], _mm512_load_si512(d + 16 * v));
-            }
+        for (uint32_t g = 0; g < G; g++) {
+            const int32_t *cm = combo + ((size_t)g * 8 + ix[g]) * BL_KB;
+            UNROLL for (int v = 0; v < 4; v++) acc[v] =
+                _mm512_add_epi32(acc[v], _mm512_load_si512(cm + 16 * v));
         }
         UNROLL for (int v = 0; v < 4; v++)
-            _mm512_store_si512(out + (size_t)o * BL_KB + 16 * v,
-                               _mm512_sub_epi32(_mm512_slli_epi32(acc[v], 1), tot[v]));
+            _mm512_store_si512(out + (size_t)o * BL_KB + 16 * v, acc[v]);
     }
+}
+
+static void max_into(int32_t *a, const int32_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i += 16)
+        _mm512_store_si512(a + i, _mm512_max_epi32(_mm512_load_si512(a + i),
+                                                   _mm512_load_si512(b + i)));
 }
 
 /* ---- threshold masks and cache corrections ------------------------------------ */
@@ -182,4 +207,5 @@ const bl_kernels bl_kernels_avx512 = {
     .real_conv_nm = real_conv_nm,
     .thresh_mask = thresh_mask,
     .add_scaled = add_scaled,
+    .max_into = max_into,
 };

@@ -37,29 +37,28 @@ static void real_nm(const uint8_t *X, uint32_t nquads, const int8_t *W8, size_t 
     }
 }
 
-static void real_conv_nm(const int32_t *D, const uint32_t *dof, const uint32_t *tap, int ntap,
-                         uint32_t cin, const uint64_t *W, size_t wpr, size_t wpt, uint32_t cout,
-                         int32_t *out)
+static void real_conv_nm(const int32_t *const *dp, uint32_t G, const uint8_t *idx, uint32_t cout,
+                         int32_t *combo, int32_t *out)
 {
-    int32_t tot[BL_KB] = { 0 };
-    for (int t = 0; t < ntap; t++)
-        for (uint32_t c = 0; c < cin; c++)
-            for (int b = 0; b < BL_KB; b++)
-                tot[b] += D[(size_t)(dof[t] + c) * BL_KB + b];
-    for (uint32_t o = 0; o < cout; o++) {
-        const uint64_t *row = W + (size_t)o * wpr;
-        int32_t acc[BL_KB] = { 0 };
-        for (int t = 0; t < ntap; t++) {
-            const uint64_t *tw = row + (size_t)tap[t] * wpt;
-            for (uint32_t c = 0; c < cin; c++) {
-                int32_t m = -(int32_t)((tw[c >> 6] >> (c & 63)) & 1); /* 0 or -1 */
-                const int32_t *d = D + (size_t)(dof[t] + c) * BL_KB;
-                for (int b = 0; b < BL_KB; b++)
-                    acc[b] += d[b] & m;
+    for (uint32_t g = 0; g < G; g++)
+        for (int m = 0; m < 8; m++) {
+            int32_t *cm = combo + ((size_t)g * 8 + (size_t)m) * BL_KB;
+            for (int b = 0; b < BL_KB; b++) {
+                int32_t v = 0;
+                for (int i = 0; i < 3; i++)
+                    v += ((m >> i) & 1) ? dp[3 * g + (uint32_t)i][b] : -dp[3 * g + (uint32_t)i][b];
+                cm[b] = v;
             }
         }
+    for (uint32_t o = 0; o < cout; o++) {
+        int32_t *r = out + (size_t)o * BL_KB;
         for (int b = 0; b < BL_KB; b++)
-            out[(size_t)o * BL_KB + b] = 2 * acc[b] - tot[b];
+            r[b] = 0;
+        for (uint32_t g = 0; g < G; g++) {
+            const int32_t *cm = combo + ((size_t)g * 8 + idx[(size_t)o * G + g]) * BL_KB;
+            for (int b = 0; b < BL_KB; b++)
+                r[b] += cm[b];
+        }
     }
 }
 
@@ -87,7 +86,14 @@ static void add_scaled(int32_t *acc, const uint8_t *x, int32_t mul, int32_t add)
         acc[b] += mul * (int32_t)x[b] + add;
 }
 
+static void max_into(int32_t *a, const int32_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        a[i] = b[i] > a[i] ? b[i] : a[i];
+}
+
 const bl_kernels bl_kernels_portable = {
+    .max_into = max_into,
     .bin_nm = bin_nm,
     .real_nm = real_nm,
     .real_conv_nm = real_conv_nm,

@@ -38,33 +38,31 @@ typedef struct {
     bl_trainer *t;
     tr_layer *l;
     size_t step;
-    int flips;
-} bin_ctx;
+} flip_ctx;
 
-static void bin_chunk(void *vctx, size_t chunk, int worker)
+/* Draw chunk `chunk` of layer l's flips for the step and apply them to the
+ * clean binarized weights wb (so p depends on the clean sign). */
+static void flip_chunk(void *vctx, size_t chunk, int worker)
 {
     (void)worker;
-    bin_ctx *c = vctx;
+    flip_ctx *c = vctx;
     tr_layer *l = c->l;
     size_t n = l->W.n, lo = chunk * TR_FLIP_CHUNK;
     size_t hi = lo + TR_FLIP_CHUNK < n ? lo + TR_FLIP_CHUNK : n;
-    const float *w = l->W.w;
     float *wb = l->wb;
-    for (size_t i = lo; i < hi; i++)
-        wb[i] = w[i] >= 0 ? 1.0f : -1.0f;
     memset(l->flipmask + lo / 64, 0, ((hi - lo + 63) / 64) * sizeof(uint64_t));
     double p01 = c->t->o.p01, p10 = c->t->o.p10;
     double pmax = p01 > p10 ? p01 : p10;
-    if (!c->flips || !(pmax > 0))
+    if (!(pmax > 0))
         return;
     flip_stream s = { .seed = c->t->o.seed, .layer = (uint32_t)l->index, .used = 4, .k = 0,
                       .base = ((uint64_t)c->step << 36) | ((uint64_t)chunk << 18) };
-    double lq = pmax < 1 ? log1p(-pmax) : 0;
+    double ilq = pmax < 1 ? 1.0 / log1p(-pmax) : 0;
     size_t pos = lo;
     for (;;) {
-        double u = fs_uniform(&s);
         if (pmax < 1) {
-            double gap = floor(log(u) / lq);
+            /* geometric gap: P(gap >= k) = (1 - pmax)^k */
+            double gap = floor((double)logf((float)fs_uniform(&s)) * ilq);
             if (gap >= (double)(hi - pos))
                 break;
             pos += (size_t)gap;
@@ -81,14 +79,39 @@ static void bin_chunk(void *vctx, size_t chunk, int worker)
     }
 }
 
-void tr_binarize(bl_trainer *t, size_t step, int flips)
+static void sign_chunk(void *vctx, size_t chunk, int worker)
+{
+    (void)worker;
+    tr_layer *l = vctx;
+    size_t n = l->W.n, lo = chunk * TR_FLIP_CHUNK;
+    size_t hi = lo + TR_FLIP_CHUNK < n ? lo + TR_FLIP_CHUNK : n;
+    for (size_t i = lo; i < hi; i++)
+        l->wb[i] = l->W.w[i] >= 0 ? 1.0f : -1.0f;
+    memset(l->flipmask + lo / 64, 0, ((hi - lo + 63) / 64) * sizeof(uint64_t));
+}
+
+void tr_binarize_full(bl_trainer *t)
 {
     for (int i = 0; i < t->nl; i++) {
         tr_layer *l = &t->L[i];
-        if (l->kind != BL_LAYER_DENSE && l->kind != BL_LAYER_CONV3)
-            continue;
-        bin_ctx c = { t, l, step, flips };
-        size_t nchunks = (l->W.n + TR_FLIP_CHUNK - 1) / TR_FLIP_CHUNK;
-        bl_pool_run(t->pool, nchunks, bin_chunk, &c);
+        if (l->W.n)
+            bl_pool_run(t->pool, (l->W.n + TR_FLIP_CHUNK - 1) / TR_FLIP_CHUNK, sign_chunk, l);
     }
+    t->wb_clean = 1;
+}
+
+void tr_binarize(bl_trainer *t, size_t step, int flips)
+{
+    if (!t->wb_clean)
+        tr_binarize_full(t);
+    if (!flips || !(t->o.p01 > 0 || t->o.p10 > 0))
+        return;
+    for (int i = 0; i < t->nl; i++) {
+        tr_layer *l = &t->L[i];
+        if (!l->W.n)
+            continue;
+        flip_ctx c = { t, l, step };
+        bl_pool_run(t->pool, (l->W.n + TR_FLIP_CHUNK - 1) / TR_FLIP_CHUNK, flip_chunk, &c);
+    }
+    t->wb_clean = 0;
 }

@@ -14,6 +14,9 @@
 #define TR_BN_MOMENTUM 0.1f
 #define TR_ALPHA_MIN 1e-4f
 #define TR_FLIP_CHUNK 65536u   /* weights per flip / update chunk (RNG stream) */
+#define TR_ADAM_B1 0.9f
+#define TR_ADAM_B2 0.999f
+#define TR_ADAM_EPS 1e-8f
 #define TR_CONV_CHUNK 16u      /* images per im2col block                     */
 
 /* A learnable tensor with its gradient and Adam moments. */
@@ -21,6 +24,7 @@ typedef struct tr_param {
     size_t n;
     float *w, *g, *m, *v;
     int clip;                  /* 1: clip to [-1, 1] after each step          */
+    float *wb;                 /* weight layers: sign(w) rewritten by Adam   */
 } tr_param;
 
 typedef struct tr_layer {
@@ -49,6 +53,16 @@ typedef struct tr_layer {
     int8_t *dir;
 } tr_layer;
 
+/* Adam over n elements: moments, weights clamped to [lo, hi], wb = sign. */
+typedef void (*tr_adam_fn)(float *w, const float *g, float *m, float *v, float *wb, size_t n,
+                           float lo, float hi, float lr, float ib1, float ib2);
+void tr_adam_range_scalar(float *w, const float *g, float *m, float *v, float *wb, size_t n,
+                          float lo, float hi, float lr, float ib1, float ib2);
+void tr_adam_range_avx2(float *w, const float *g, float *m, float *v, float *wb, size_t n,
+                        float lo, float hi, float lr, float ib1, float ib2);
+void tr_adam_range_avx512(float *w, const float *g, float *m, float *v, float *wb, size_t n,
+                          float lo, float hi, float lr, float ib1, float ib2);
+
 struct bl_trainer {
     bl_train_opts o;
     bl_model *arch;            /* the spec's model: geometry and names        */
@@ -75,6 +89,8 @@ struct bl_trainer {
     double ep_loss_sum;        /* current epoch's running sums                */
     size_t ep_correct, ep_seen;
     double ep_seconds;
+    tr_adam_fn adam;           /* SIMD level of the Adam update               */
+    int wb_clean;              /* every wb == sign(W), no flips applied       */
     char data_name[2][256];    /* train/test names given by the caller       */
     bl_epoch_stats *hist;
     int nhist;
@@ -123,9 +139,11 @@ int tr_net_build(bl_trainer *t, bl_error *err);
 void tr_net_free(bl_trainer *t);
 int tr_net_reserve(bl_trainer *t, size_t batch, bl_error *err);
 void tr_init_params(bl_trainer *t);
-/* Binarize latent weights into wb; with flips, draw and apply step's flips
- * (train_flip.c). */
+/* Binarize latent weights into wb (clean, no flips) unless already clean;
+ * with flips, then draw and apply step's flips (train_flip.c). */
 void tr_binarize(bl_trainer *t, size_t step, int flips);
+/* Recompute every wb = sign(W) (after W changed outside Adam). */
+void tr_binarize_full(bl_trainer *t);
 /* Training forward + backward on b inputs (codes); gradients into the
  * params' g; BN running stats updated when update_running; loss returned
  * (with the regularizer); correct predictions counted into *correct. */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/cpu.h"
 #include "base/mem.h"
 #include "base/rng.h"
 #include "bnn/train_internal.h"
@@ -154,6 +155,11 @@ int bl_trainer_new(const bl_train_opts *opts, const bl_dataset *train, const bl_
         goto fail;
     }
     openblas_set_num_threads(bl_pool_threads(t->pool));
+    switch (bl_simd_default()) {
+    case BL_SIMD_AVX512: t->adam = tr_adam_range_avx512; break;
+    case BL_SIMD_AVX2: t->adam = tr_adam_range_avx2; break;
+    default: t->adam = tr_adam_range_scalar; break;
+    }
     if ((rc = tr_net_build(t, err)))
         goto fail;
     tr_init_params(t);
@@ -228,7 +234,7 @@ static void make_perm(bl_trainer *t, int epoch)
 static int eval_codes(bl_trainer *t, const uint8_t *codes, const int32_t *labels, size_t n,
                       size_t *correct, int32_t *pred_out)
 {
-    tr_binarize(t, 0, 0);
+    tr_binarize(t, 0, 0); /* clean weights, no flips */
     tr_fold_all(t);
     size_t cap = t->cap;
     int32_t pred[cap];
@@ -251,6 +257,7 @@ int bl_trainer_predict(bl_trainer *t, const uint8_t *codes, size_t n, int32_t *p
 {
     (void)err;
     size_t c;
+    tr_binarize_full(t);
     return eval_codes(t, codes, NULL, n, &c, pred);
 }
 
@@ -291,6 +298,7 @@ int bl_trainer_run(bl_trainer *t, bl_train_cb cb, void *ctx, bl_error *err)
         return bl_error_set(err, BL_ENOMEM, "train: out of memory");
     }
     openblas_set_num_threads(bl_pool_threads(t->pool));
+    tr_binarize_full(t);
     rc = 0;
     int stop_pending = 0;
     while (t->epoch < t->o.epochs) {
@@ -399,6 +407,7 @@ int bl_trainer_step_grad(bl_trainer *t, const uint8_t *codes, const int32_t *lab
     int rc = tr_net_reserve(t, n, err);
     if (rc)
         return rc;
+    tr_binarize_full(t);
     tr_binarize(t, step, 1);
     *loss = tr_forward_backward_ex(t, codes, labels, n, NULL, 0);
     return 0;

@@ -14,10 +14,11 @@ static int param_alloc(tr_param *p, size_t n, int clip)
     p->n = n;
     p->clip = clip;
     p->w = bl_alloc(n * sizeof(float));
+    p->wb = bl_alloc(n * sizeof(float)); /* sign(w): the binarized weights */
     p->g = bl_alloc(n * sizeof(float));
     p->m = bl_alloc(n * sizeof(float));
     p->v = bl_alloc(n * sizeof(float));
-    return p->w && p->g && p->m && p->v ? 0 : BL_ENOMEM;
+    return p->w && p->g && p->m && p->v && p->wb ? 0 : BL_ENOMEM;
 }
 
 static void param_free(tr_param *p)
@@ -26,6 +27,7 @@ static void param_free(tr_param *p)
     bl_free(p->g);
     bl_free(p->m);
     bl_free(p->v);
+    bl_free(p->wb);
     memset(p, 0, sizeof *p);
 }
 
@@ -58,7 +60,7 @@ int tr_net_build(bl_trainer *t, bl_error *err)
             rc = param_alloc(&l->W, (size_t)l->rows * l->cols, 1);
             if (rc)
                 break;
-            l->wb = bl_alloc(l->W.n * sizeof(float));
+            l->wb = l->W.wb;
             l->flipmask = bl_alloc(((l->W.n + 63) / 64) * sizeof(uint64_t));
             if (!l->wb || !l->flipmask)
                 rc = BL_ENOMEM;
@@ -128,7 +130,6 @@ void tr_net_free(bl_trainer *t)
         param_free(&l->W);
         param_free(&l->gamma);
         param_free(&l->beta);
-        bl_free(l->wb);
         bl_free(l->flipmask);
         bl_free(l->cols_buf);
         bl_free(l->dcols_buf);
@@ -410,12 +411,26 @@ void tr_eval_forward(bl_trainer *t, const uint8_t *codes, size_t b, int32_t *pre
 
 typedef struct {
     tr_param *p;
+    tr_adam_fn fn;
     float lr, bc1, bc2;
 } adam_ctx;
 
-#define ADAM_B1 0.9f
-#define ADAM_B2 0.999f
-#define ADAM_EPS 1e-8f
+void tr_adam_range_scalar(float *w, const float *g, float *m, float *v, float *wb, size_t n,
+                          float lo, float hi, float lr, float ib1, float ib2)
+{
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        float mi = TR_ADAM_B1 * m[i] + (1 - TR_ADAM_B1) * gi;
+        float vi = TR_ADAM_B2 * v[i] + (1 - TR_ADAM_B2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        float x = w[i] - lr * (mi * ib1) / (sqrtf(vi * ib2) + TR_ADAM_EPS);
+        x = x > hi ? hi : x;
+        x = x < lo ? lo : x;
+        w[i] = x;
+        wb[i] = x >= 0 ? 1.0f : -1.0f;
+    }
+}
 
 static void adam_chunk(void *vctx, size_t chunk, int worker)
 {
@@ -423,18 +438,9 @@ static void adam_chunk(void *vctx, size_t chunk, int worker)
     adam_ctx *c = vctx;
     tr_param *p = c->p;
     size_t lo = chunk * TR_FLIP_CHUNK, hi = lo + TR_FLIP_CHUNK < p->n ? lo + TR_FLIP_CHUNK : p->n;
-    float lr = c->lr, ib1 = 1.0f / c->bc1, ib2 = 1.0f / c->bc2;
-    for (size_t i = lo; i < hi; i++) {
-        float g = p->g[i];
-        float m = ADAM_B1 * p->m[i] + (1 - ADAM_B1) * g;
-        float v = ADAM_B2 * p->v[i] + (1 - ADAM_B2) * g * g;
-        p->m[i] = m;
-        p->v[i] = v;
-        float w = p->w[i] - lr * (m * ib1) / (sqrtf(v * ib2) + ADAM_EPS);
-        if (p->clip)
-            w = w > 1.0f ? 1.0f : (w < -1.0f ? -1.0f : w);
-        p->w[i] = w;
-    }
+    float big = p->clip ? 1.0f : INFINITY;
+    c->fn(p->w + lo, p->g + lo, p->m + lo, p->v + lo, p->wb + lo, hi - lo, -big, big, c->lr,
+          1.0f / c->bc1, 1.0f / c->bc2);
 }
 
 int tr_params_list(bl_trainer *t, tr_param **out, int max)
@@ -458,10 +464,10 @@ void tr_adam_step(bl_trainer *t, double lr, size_t tstep)
 {
     tr_param *ps[256];
     int np = tr_params_list(t, ps, 256);
-    float bc1 = (float)(1.0 - pow(ADAM_B1, (double)tstep));
-    float bc2 = (float)(1.0 - pow(ADAM_B2, (double)tstep));
+    float bc1 = (float)(1.0 - pow(TR_ADAM_B1, (double)tstep));
+    float bc2 = (float)(1.0 - pow(TR_ADAM_B2, (double)tstep));
     for (int i = 0; i < np; i++) {
-        adam_ctx c = { ps[i], (float)lr, bc1, bc2 };
+        adam_ctx c = { ps[i], t->adam, (float)lr, bc1, bc2 };
         size_t nchunks = (ps[i]->n + TR_FLIP_CHUNK - 1) / TR_FLIP_CHUNK;
         if (nchunks > 1)
             bl_pool_run(t->pool, nchunks, adam_chunk, &c);
@@ -470,6 +476,7 @@ void tr_adam_step(bl_trainer *t, double lr, size_t tstep)
     }
     if (t->alpha.w[0] < TR_ALPHA_MIN)
         t->alpha.w[0] = TR_ALPHA_MIN;
+    t->wb_clean = 1; /* Adam rewrote every wb = sign(w) */
 }
 
 double tr_lr_at(const bl_trainer *t, size_t step)
