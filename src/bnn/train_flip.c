@@ -69,8 +69,11 @@ static void flip_chunk(void *vctx, size_t chunk, int worker)
         }
         if (pos >= hi)
             break;
-        double p = wb[pos] > 0 ? p10 : p01;
-        int keep = p >= pmax || fs_uniform(&s) * pmax < p;
+        int keep = 1;
+        if (p01 != p10) {
+            double p = wb[pos] > 0 ? p10 : p01;
+            keep = p >= pmax || fs_uniform(&s) * pmax < p;
+        }
         if (keep) {
             wb[pos] = -wb[pos];
             l->flipmask[pos >> 6] |= (uint64_t)1 << (pos & 63);
