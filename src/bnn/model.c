@@ -2,6 +2,7 @@
 #include "bnn/model.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,7 +303,7 @@ int bl_model_validate(const bl_model *m, bl_error *err)
         return bl_error_set(err, BL_EFORMAT, "model has no layers");
     if (bl_shape_size(m->input) == 0)
         return bl_error_set(err, BL_EFORMAT, "model input shape is empty");
-    if (!(m->input_scale > 0) || m->input_zero < 0 || m->input_zero > 255)
+    if (!(m->input_scale > 0) || !isfinite(m->input_scale) || m->input_zero < 0 || m->input_zero > 255)
         return bl_error_set(err, BL_EFORMAT, "bad input encoding (scale %g, zero %d)",
                             (double)m->input_scale, m->input_zero);
     bl_shape cur = m->input;
@@ -474,6 +475,14 @@ int bl_model_copy_params(bl_model *dst, const bl_model *src, bl_error *err)
             memcpy(d->tau, s->tau, (size_t)s->out.c * 4);
         if (s->dir)
             memcpy(d->dir, s->dir, s->out.c);
+        if ((s->out_scale != NULL) != (d->out_scale != NULL) ||
+            (s->out_bias != NULL) != (d->out_bias != NULL))
+            return bl_error_set(err, BL_EINVAL, "copy_params: output affine of %s differs",
+                                s->name);
+        if (s->out_scale)
+            memcpy(d->out_scale, s->out_scale, (size_t)s->rows * 4);
+        if (s->out_bias)
+            memcpy(d->out_bias, s->out_bias, (size_t)s->rows * 4);
     }
     return 0;
 }
@@ -608,10 +617,17 @@ uint32_t bl_model_checksum(const bl_model *m)
                 b[4] = (uint8_t)l->dir[c];
                 crc = crc32(crc, b, 5);
             }
-        if (l->out_scale)
-            crc = crc32(crc, (const Bytef *)l->out_scale, l->rows * 4);
-        if (l->out_bias)
-            crc = crc32(crc, (const Bytef *)l->out_bias, l->rows * 4);
+        /* floats by their IEEE bits, little-endian, like the file format */
+        for (int which = 0; which < 2; which++) {
+            const float *v = which ? l->out_bias : l->out_scale;
+            for (uint32_t k = 0; v && k < l->rows; k++) {
+                uint32_t bits;
+                uint8_t b[4];
+                memcpy(&bits, &v[k], 4);
+                bl_wr32(b, bits);
+                crc = crc32(crc, b, 4);
+            }
+        }
     }
     return (uint32_t)crc;
 }
