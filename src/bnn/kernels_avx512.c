@@ -193,7 +193,18 @@ static void thresh_mask(const int32_t *a, uint32_t n, const int32_t *tau, const 
 
 static void add_scaled(int32_t *acc, const uint8_t *x, int32_t mul, int32_t add)
 {
-    __m512i mv = _mm512_set1_epi32(mul), av = _mm512_set1_epi32(add);
+    __m512i av = _mm512_set1_epi32(add);
+    if (mul == 2 || mul == -2) { /* the cache's flips: no multiply */
+        UNROLL for (int v = 0; v < 4; v++) {
+            __m512i xv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(x + 16 * v)));
+            xv = _mm512_slli_epi32(xv, 1);
+            __m512i a = _mm512_add_epi32(_mm512_load_si512(acc + 16 * v), av);
+            a = mul > 0 ? _mm512_add_epi32(a, xv) : _mm512_sub_epi32(a, xv);
+            _mm512_store_si512(acc + 16 * v, a);
+        }
+        return;
+    }
+    __m512i mv = _mm512_set1_epi32(mul);
     UNROLL for (int v = 0; v < 4; v++) {
         __m512i xv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(x + 16 * v)));
         __m512i r = _mm512_add_epi32(_mm512_mullo_epi32(xv, mv), av);
