@@ -1,0 +1,24 @@
+#!/bin/sh
+# make_models.sh - the recorded `betlab train` command of every shipped model
+# (issue 3).  Run from the repository root after `make`:  sh models/make_models.sh
+# BETLAB (default ./betlab) and THREADS (default 2) may be overridden.
+#
+# Budget (2 cores, measured with tests/bench/bench_train on 2,000/600-image
+# subsets, batch 100, p = 0.1): fc ~21 s per 60k-image epoch, vgg3 ~74 s per
+# epoch, plus ~1-5 s of test evaluation per epoch.
+#   6 fc models   x 10 epochs x ~22 s  ~ 22 min
+#   4 vgg3 models x  6 epochs x ~76 s  ~ 30 min
+#   total ~ 52 min (estimate; the full runs have not been timed yet).
+set -eu
+BETLAB=${BETLAB:-./betlab}
+T=${THREADS:-2}
+D="--data fashion-mnist --threads $T --seed 1 --batch 100 --lr 0.001 --loss ce"
+
+for p in 0 0.01 0.05 0.1; do
+    $BETLAB train --arch fc --epochs 10 $D --flip-p $p --flip-mode ste --out models/fc-p$p.bnn
+done
+$BETLAB train --arch fc --epochs 10 $D --flip-p 0.1 --flip-mode exact --out models/fc-p0.1-exact.bnn
+$BETLAB train --arch fc --epochs 10 $D --flip-p 0 --reg-margin 0.2,1 --out models/fc-reg.bnn
+for p in 0 0.01 0.05 0.1; do
+    $BETLAB train --arch vgg3 --epochs 6 $D --flip-p $p --flip-mode ste --out models/vgg3-p$p.bnn
+done
