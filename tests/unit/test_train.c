@@ -592,6 +592,33 @@ static void test_export_fashion(void **state)
     bl_dataset_free(te);
 }
 
+/* Same seed, different thread counts: bit-identical weights. */
+static void test_threads_identical(void **state)
+{
+    (void)state;
+    bl_dataset *tr = synth(400, 8, 8, 10, 9);
+    bl_error err = { 0 };
+    uint32_t sum[2];
+    for (int k = 0; k < 2; k++) {
+        bl_train_opts o;
+        bl_train_opts_default(&o);
+        snprintf(o.spec, sizeof o.spec, "8x8x1-c16-p-256-10");
+        o.p01 = o.p10 = 0.05;
+        o.threads = k + 1;
+        o.batch = 200;
+        bl_trainer *t;
+        assert_int_equal(bl_trainer_new(&o, tr, NULL, &t, &err), 0);
+        assert_int_equal(bl_trainer_run(t, NULL, NULL, &err), 0);
+        bl_model *m;
+        assert_int_equal(bl_trainer_export(t, &m, &err), 0);
+        sum[k] = bl_model_checksum(m);
+        bl_model_free(m);
+        bl_trainer_free(t);
+    }
+    assert_int_equal(sum[0], sum[1]);
+    bl_dataset_free(tr);
+}
+
 static void test_bad_options(void **state)
 {
     (void)state;
@@ -625,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_resume_equal),
         cmocka_unit_test(test_export_equal),
         cmocka_unit_test(test_export_fashion),
+        cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
