@@ -334,7 +334,7 @@ int bl_engine_new(const bl_model *m, const bl_engine_opts *opts, bl_engine **out
     if (!e->k.real_nm) e->k.real_nm = bl_kernels_portable.real_nm;
     if (!e->k.real_conv_nm) e->k.real_conv_nm = bl_kernels_portable.real_conv_nm;
     if (!e->k.thresh_mask) e->k.thresh_mask = bl_kernels_portable.thresh_mask;
-    if (!e->k.add_scaled) e->k.add_scaled = bl_kernels_portable.add_scaled;
+    if (!e->k.apply_flips) e->k.apply_flips = bl_kernels_portable.apply_flips;
     if (!e->k.max_into) e->k.max_into = bl_kernels_portable.max_into;
 
     e->threads = opts && opts->threads > 0 ? opts->threads : bl_cpu_count();
@@ -543,10 +543,16 @@ static void thresh_pack(const bl_kernels *k, const int32_t *nm, uint32_t n, cons
 
 enum { MODE_PREDICT, MODE_SCORES, MODE_PREACTS, MODE_FILL };
 
-typedef struct flip {
-    uint32_t feature;
-    int32_t mul, add; /* a_j[:] += mul * q_i[:] + add */
-} flip;
+/* Changed first-layer bits of a faulty model, per neuron j: the features
+ * whose weight became +1 (feat[start[j] ..][0 .. nplus[j]]), then those that
+ * became -1, up to start[j+1]; a_j[:] += 2 (sum plus q - sum minus q) +
+ * add[j], add[j] = -2 zero (nplus - nminus). */
+typedef struct flips {
+    uint32_t *feat;
+    size_t *start;
+    uint32_t *nplus;
+    int32_t *add;
+} flips;
 
 struct bl_cache {
     const bl_inputs *in;
@@ -566,8 +572,7 @@ typedef struct call {
     size_t outsize;    /* MODE_PREACTS: entries per input              */
     int32_t *out;      /* preacts / scores / predictions               */
     const bl_cache *cache;
-    const flip *flips; /* MODE cached: flips of row j at row_start[j].. */
-    const size_t *row_start;
+    const flips *fl;   /* with cache: changed first-layer bits          */
 } call;
 
 /* Copy nm[ch][64] (n channels starting at channel c0 of pixel p) out. */
@@ -686,12 +691,15 @@ static void block_task(void *vctx, size_t blk, int worker)
                 } else if (c->cache && c->mode != MODE_FILL) {
                     const int32_t *A = c->cache->A + (blk * l->rows + j0) * BL_KB;
                     memcpy(nm, A, (size_t)nj * BL_KB * sizeof *nm);
-                    for (uint32_t j = 0; j < nj; j++)
-                        for (size_t f = c->row_start[j0 + j]; f < c->row_start[j0 + j + 1]; f++)
-                            e->k.add_scaled(nm + (size_t)j * BL_KB,
-                                            c->cache->xt + (size_t)c->flips[f].feature * in->npad +
-                                                b0,
-                                            c->flips[f].mul, c->flips[f].add);
+                    const flips *fl = c->fl;
+                    for (uint32_t j = 0; j < nj; j++) {
+                        size_t st = fl->start[j0 + j], np = fl->nplus[j0 + j];
+                        size_t nmi = fl->start[j0 + j + 1] - st - np;
+                        if (np + nmi)
+                            e->k.apply_flips(nm + (size_t)j * BL_KB, c->cache->xt + b0, in->npad,
+                                             fl->feat + st, np, fl->feat + st + np, nmi,
+                                             fl->add[j0 + j]);
+                    }
                 } else {
                     e->k.real_nm(q4, in->nq, e->w8, e->w8_stride, j0, nj, e->corr, nm);
                 }
@@ -923,38 +931,44 @@ int bl_engine_predict_cached(bl_engine *e, const bl_cache *c, const bl_model *fa
     size_t nw = (size_t)rows * wpr, nflip = 0;
     for (size_t w = 0; w < nw; w++)
         nflip += (size_t)__builtin_popcountll(lc->weights[w] ^ lf->weights[w]);
-    size_t *row_start = malloc((rows + 1) * sizeof *row_start);
-    flip *flips = malloc((nflip ? nflip : 1) * sizeof *flips);
-    if (!row_start || !flips) {
-        free(row_start);
-        free(flips);
+    flips fl;
+    fl.start = malloc((rows + 1) * sizeof *fl.start);
+    fl.nplus = malloc(rows * sizeof *fl.nplus);
+    fl.add = malloc(rows * sizeof *fl.add);
+    fl.feat = malloc((nflip ? nflip : 1) * sizeof *fl.feat);
+    if (!fl.start || !fl.nplus || !fl.add || !fl.feat) {
+        free(fl.start);
+        free(fl.nplus);
+        free(fl.add);
+        free(fl.feat);
         return bl_error_set(err, BL_ENOMEM, "out of memory listing %zu changed bits", nflip);
     }
     int32_t z = c->clean->input_zero;
     size_t f = 0;
     for (uint32_t j = 0; j < rows; j++) {
-        row_start[j] = f;
-        for (uint32_t w = 0; w < wpr; w++) {
-            uint64_t d = lc->weights[(size_t)j * wpr + w] ^ lf->weights[(size_t)j * wpr + w];
-            uint64_t nwv = lf->weights[(size_t)j * wpr + w];
-            while (d) {
-                int bit = __builtin_ctzll(d);
-                d &= d - 1;
-                uint32_t i = w * 64 + (uint32_t)bit;
-                /* the weight went from -s to s: a_j += 2 s (q_i - zero) */
-                int32_t mul = ((nwv >> bit) & 1) ? 2 : -2;
-                flips[f].feature = i;
-                flips[f].mul = mul;
-                flips[f].add = -mul * z;
-                f++;
+        fl.start[j] = f;
+        const uint64_t *cw = lc->weights + (size_t)j * wpr, *fw = lf->weights + (size_t)j * wpr;
+        for (int side = 0; side < 2; side++) { /* became +1, then became -1 */
+            for (uint32_t w = 0; w < wpr; w++) {
+                uint64_t d = (cw[w] ^ fw[w]) & (side ? ~fw[w] : fw[w]);
+                while (d) {
+                    fl.feat[f++] = w * 64 + (uint32_t)__builtin_ctzll(d);
+                    d &= d - 1;
+                }
             }
+            if (side == 0)
+                fl.nplus[j] = (uint32_t)(f - fl.start[j]);
         }
+        int64_t np = fl.nplus[j], nm = (int64_t)(f - fl.start[j]) - np;
+        fl.add[j] = (int32_t)(-2 * (int64_t)z * (np - nm));
     }
-    row_start[rows] = f;
+    fl.start[rows] = f;
     call cl = { .e = e, .m = faulty, .in = c->in, .mode = MODE_PREDICT, .target = -1, .out = pred,
-                .cache = c, .flips = flips, .row_start = row_start };
+                .cache = c, .fl = &fl };
     bl_pool_run(e->pool, c->in->nblocks, block_task, &cl);
-    free(row_start);
-    free(flips);
+    free(fl.start);
+    free(fl.nplus);
+    free(fl.add);
+    free(fl.feat);
     return 0;
 }

@@ -55,8 +55,12 @@ typedef struct bl_kernels {
      * i < n (n <= 64). */
     void (*thresh_mask)(const int32_t *a, uint32_t n, const int32_t *tau, const int8_t *dir,
                         uint64_t *masks);
-    /* acc[b] += mul * x[b] + add for b < 64. */
-    void (*add_scaled)(int32_t *acc, const uint8_t *x, int32_t mul, int32_t add);
+    /* Cache corrections of one neuron: x points at input b0 of feature row
+     * 0 of the transposed inputs (row stride `stride` bytes, 64 inputs
+     * used); acc[b] += 2 * (sum over plus[] of x[f][b] - sum over minus[]
+     * of x[f][b]) + add. */
+    void (*apply_flips)(int32_t *acc, const uint8_t *x, size_t stride, const uint32_t *plus,
+                        size_t nplus, const uint32_t *minus, size_t nminus, int32_t add);
     /* a[i] = max(a[i], b[i]) for i < n (n a multiple of 64). */
     void (*max_into)(int32_t *a, const int32_t *b, size_t n);
 } bl_kernels;

@@ -187,14 +187,39 @@ static void thresh_mask(const int32_t *a, uint32_t n, const int32_t *tau, const 
     }
 }
 
-static void add_scaled(int32_t *acc, const uint8_t *x, int32_t mul, int32_t add)
+static void apply_flips(int32_t *acc, const uint8_t *x, size_t stride, const uint32_t *plus,
+                        size_t nplus, const uint32_t *minus, size_t nminus, int32_t add)
 {
-    __m256i mv = _mm256_set1_epi32(mul), av = _mm256_set1_epi32(add);
+    /* int16 partial sums, flushed to int32 every 128 rows (128 * 255 < 32768) */
+    for (int side = 0; side < 2; side++) {
+        const uint32_t *f = side ? minus : plus;
+        size_t n = side ? nminus : nplus;
+        for (size_t i0 = 0; i0 < n; i0 += 128) {
+            size_t i1 = n - i0 < 128 ? n : i0 + 128;
+            __m256i s[4] = { _mm256_setzero_si256(), _mm256_setzero_si256(),
+                             _mm256_setzero_si256(), _mm256_setzero_si256() };
+            for (size_t i = i0; i < i1; i++) {
+                const uint8_t *r = x + (size_t)f[i] * stride;
+                UNROLL for (int v = 0; v < 4; v++) s[v] = _mm256_add_epi16(
+                    s[v], _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(r + 16 * v))));
+            }
+            UNROLL for (int v = 0; v < 4; v++) {
+                __m256i lo = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s[v]));
+                __m256i hi = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s[v], 1));
+                __m256i *p0 = (__m256i *)(acc + 16 * v), *p1 = (__m256i *)(acc + 16 * v + 8);
+                lo = _mm256_slli_epi32(lo, 1);
+                hi = _mm256_slli_epi32(hi, 1);
+                _mm256_store_si256(p0, side ? _mm256_sub_epi32(_mm256_load_si256(p0), lo)
+                                            : _mm256_add_epi32(_mm256_load_si256(p0), lo));
+                _mm256_store_si256(p1, side ? _mm256_sub_epi32(_mm256_load_si256(p1), hi)
+                                            : _mm256_add_epi32(_mm256_load_si256(p1), hi));
+            }
+        }
+    }
+    __m256i av = _mm256_set1_epi32(add);
     for (int v = 0; v < 8; v++) {
-        __m256i xv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(x + 8 * v)));
-        __m256i r = _mm256_add_epi32(_mm256_mullo_epi32(xv, mv), av);
         __m256i *p = (__m256i *)(acc + 8 * v);
-        _mm256_store_si256(p, _mm256_add_epi32(_mm256_load_si256(p), r));
+        _mm256_store_si256(p, _mm256_add_epi32(_mm256_load_si256(p), av));
     }
 }
 
@@ -212,6 +237,6 @@ const bl_kernels bl_kernels_avx2 = {
     .real_nm = real_nm,
     .real_conv_nm = real_conv_nm,
     .thresh_mask = thresh_mask,
-    .add_scaled = add_scaled,
+    .apply_flips = apply_flips,
     .max_into = max_into,
 };

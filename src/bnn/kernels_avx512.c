@@ -191,25 +191,37 @@ static void thresh_mask(const int32_t *a, uint32_t n, const int32_t *tau, const 
     }
 }
 
-static void add_scaled(int32_t *acc, const uint8_t *x, int32_t mul, int32_t add)
+static void apply_flips(int32_t *acc, const uint8_t *x, size_t stride, const uint32_t *plus,
+                        size_t nplus, const uint32_t *minus, size_t nminus, int32_t add)
 {
-    __m512i av = _mm512_set1_epi32(add);
-    if (mul == 2 || mul == -2) { /* the cache's flips: no multiply */
-        UNROLL for (int v = 0; v < 4; v++) {
-            __m512i xv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(x + 16 * v)));
-            xv = _mm512_slli_epi32(xv, 1);
-            __m512i a = _mm512_add_epi32(_mm512_load_si512(acc + 16 * v), av);
-            a = mul > 0 ? _mm512_add_epi32(a, xv) : _mm512_sub_epi32(a, xv);
-            _mm512_store_si512(acc + 16 * v, a);
+    /* int16 partial sums (32 inputs per register), flushed to int32 every
+     * 128 rows: 128 * 255 < 32768 */
+    __m512i a32[4];
+    UNROLL for (int v = 0; v < 4; v++) a32[v] = _mm512_load_si512(acc + 16 * v);
+    for (int side = 0; side < 2; side++) {
+        const uint32_t *f = side ? minus : plus;
+        size_t n = side ? nminus : nplus;
+        for (size_t i0 = 0; i0 < n; i0 += 128) {
+            size_t i1 = n - i0 < 128 ? n : i0 + 128;
+            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+            for (size_t i = i0; i < i1; i++) {
+                const uint8_t *r = x + (size_t)f[i] * stride;
+                s0 = _mm512_add_epi16(s0, _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)r)));
+                s1 = _mm512_add_epi16(s1, _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(r + 32))));
+            }
+            __m512i w[4] = { _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s0)),
+                             _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s0, 1)),
+                             _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s1)),
+                             _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s1, 1)) };
+            UNROLL for (int v = 0; v < 4; v++) {
+                __m512i t = _mm512_slli_epi32(w[v], 1);
+                a32[v] = side ? _mm512_sub_epi32(a32[v], t) : _mm512_add_epi32(a32[v], t);
+            }
         }
-        return;
     }
-    __m512i mv = _mm512_set1_epi32(mul);
-    UNROLL for (int v = 0; v < 4; v++) {
-        __m512i xv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(x + 16 * v)));
-        __m512i r = _mm512_add_epi32(_mm512_mullo_epi32(xv, mv), av);
-        _mm512_store_si512(acc + 16 * v, _mm512_add_epi32(_mm512_load_si512(acc + 16 * v), r));
-    }
+    __m512i av = _mm512_set1_epi32(add);
+    UNROLL for (int v = 0; v < 4; v++)
+        _mm512_store_si512(acc + 16 * v, _mm512_add_epi32(a32[v], av));
 }
 
 const bl_kernels bl_kernels_avx512 = {
@@ -217,6 +229,6 @@ const bl_kernels bl_kernels_avx512 = {
     .real_nm = real_nm,
     .real_conv_nm = real_conv_nm,
     .thresh_mask = thresh_mask,
-    .add_scaled = add_scaled,
+    .apply_flips = apply_flips,
     .max_into = max_into,
 };

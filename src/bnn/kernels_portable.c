@@ -80,10 +80,18 @@ static void thresh_mask(const int32_t *a, uint32_t n, const int32_t *tau, const 
     }
 }
 
-static void add_scaled(int32_t *acc, const uint8_t *x, int32_t mul, int32_t add)
+static void apply_flips(int32_t *acc, const uint8_t *x, size_t stride, const uint32_t *plus,
+                        size_t nplus, const uint32_t *minus, size_t nminus, int32_t add)
 {
+    int32_t d[BL_KB] = { 0 };
+    for (size_t i = 0; i < nplus; i++)
+        for (int b = 0; b < BL_KB; b++)
+            d[b] += x[(size_t)plus[i] * stride + (size_t)b];
+    for (size_t i = 0; i < nminus; i++)
+        for (int b = 0; b < BL_KB; b++)
+            d[b] -= x[(size_t)minus[i] * stride + (size_t)b];
     for (int b = 0; b < BL_KB; b++)
-        acc[b] += mul * (int32_t)x[b] + add;
+        acc[b] += 2 * d[b] + add;
 }
 
 static void max_into(int32_t *a, const int32_t *b, size_t n)
@@ -98,7 +106,7 @@ const bl_kernels bl_kernels_portable = {
     .real_nm = real_nm,
     .real_conv_nm = real_conv_nm,
     .thresh_mask = thresh_mask,
-    .add_scaled = add_scaled,
+    .apply_flips = apply_flips,
 };
 
 const bl_kernels *bl_kernels_get(bl_simd s)

@@ -270,8 +270,9 @@ static void test_cached(void **state)
             bl_model *f = NULL;
             assert_int_equal(bl_model_clone(m, &f, &err), 0);
             int32_t *p1 = malloc(n * sizeof *p1), *p2 = malloc(n * sizeof *p2);
-            double ps[] = { 0.0, 0.001, 0.01, 0.2 };
-            for (int pi = 0; pi < 4; pi++)
+            /* 0.45: > 128 flips per first-layer row of 300 (int16 flushes) */
+            double ps[] = { 0.0, 0.001, 0.01, 0.2, 0.45 };
+            for (int pi = 0; pi < 5; pi++)
                 for (uint64_t seed = 1; seed <= 2; seed++) {
                     assert_int_equal(bl_model_copy_params(f, m, &err), 0);
                     flip_model(f, seed, ps[pi]);
