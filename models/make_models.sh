@@ -3,12 +3,12 @@
 # (issue 3).  Run from the repository root after `make`:  sh models/make_models.sh
 # BETLAB (default ./betlab) and THREADS (default 2) may be overridden.
 #
-# Budget (2 cores, measured with tests/bench/bench_train on 2,000/600-image
-# subsets, batch 100, p = 0.1): fc ~21 s per 60k-image epoch, vgg3 ~74 s per
-# epoch, plus ~1-5 s of test evaluation per epoch.
-#   6 fc models   x 10 epochs x ~22 s  ~ 22 min
+# Budget (2 cores, extrapolated from tests/bench/bench_train on 2,000/600-image
+# subsets, batch 100, p = 0.1, on a machine shared with other jobs): fc 21-32 s
+# per 60k-image epoch, vgg3 ~74 s per epoch, plus ~1-5 s of test evaluation.
+#   6 fc models   x 10 epochs x ~25 s  ~ 25 min
 #   4 vgg3 models x  6 epochs x ~76 s  ~ 30 min
-#   total ~ 52 min (estimate; the full runs have not been timed yet).
+#   total ~ 55 min (estimate; the full runs have not been timed yet).
 set -eu
 BETLAB=${BETLAB:-./betlab}
 T=${THREADS:-2}
