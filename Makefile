@@ -54,7 +54,7 @@ FUZZ_REGR = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%_regress)
 BENCH_SRC = $(wildcard tests/bench/bench_*.c)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all run test check-deps deps bench asan fuzz install clean unit
+.PHONY: all run test check-deps deps bench asan fuzz install clean unit models
 
 all: betlab
 
@@ -112,6 +112,10 @@ deps:
 run: check-deps
 	@$(MAKE) --no-print-directory all
 	./betlab
+
+# Retrain every shipped model with its recorded recipe (models/make_models.sh).
+models: betlab
+	BETLAB=./betlab sh models/make_models.sh
 
 # --- benchmarks ---------------------------------------------------------------
 $(BUILD)/bench/bench_%: tests/bench/bench_%.c $(LIB)

@@ -12,6 +12,12 @@ static const bl_command commands[] = {
     { "eval",
       "--model MODEL --data DATA [--limit N] [--threads T] [--simd LEVEL] [--repeat R] [--json]",
       "accuracy and throughput of a model on a dataset", cmd_eval },
+    { "train",
+      "--arch fc|vgg3|SPEC --data fashion-mnist|TRAIN [--test-data TEST] --epochs E [--batch B] "
+      "[--lr LR] [--flip-p P | --flip-p01 A --flip-p10 B] [--flip-mode exact|ste] "
+      "[--reg-margin LAMBDA,B] [--loss ce|mhl] [--seed S] [--threads T] [--limit N] --out MODEL "
+      "[--json] [--resume CKPT]",
+      "train a BNN with bit-flip injection; export a packed .bnn", cmd_train },
     { "import", "--npz FILE --arch SPEC --out MODEL [--name NAME]",
       "convert float weights and BN parameters (numpy .npz) into a .bnn model", cmd_import },
 };

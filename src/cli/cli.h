@@ -45,5 +45,6 @@ const bl_command *cli_commands(int *n);
 int cmd_info(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif
