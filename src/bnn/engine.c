@@ -25,11 +25,18 @@
  * Cache (bl_cache): clean first-layer pre-activations [block][neuron][64]
  * and the inputs transposed [feature][input]; a faulty model's changed
  * first-layer bits (clean XOR faulty) each add 2*s*(q_i - zero) to one
- * neuron's row of 64 inputs.  A conv first layer falls back to the full
- * forward pass (documented in engine.h's contract: same results). */
+ * neuron's row of 64 inputs (summed per neuron in int16, then added once).
+ * A conv first layer, or a faulty model with another input_zero, falls
+ * back to the full forward pass (same results, no saving).
+ *
+ * Limits: the first layer needs cols * 255 < 2^31 (int32 sums); calls on
+ * one engine are serialised by a mutex (scratch and the expanded first
+ * layer are per engine); inputs and caches may be shared between engines
+ * of the same architecture, read-only. */
 #include "bnn/engine.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -183,6 +190,7 @@ typedef struct scratch {
 } scratch;
 
 struct bl_engine {
+    pthread_mutex_t lock; /* one call at a time: scratch and w8 are shared */
     bl_pool *pool;
     int threads;
     bl_simd simd;
@@ -298,6 +306,7 @@ void bl_engine_free(bl_engine *e)
     bl_free(e->w8);
     bl_free(e->corr);
     bl_free(e->convidx);
+    pthread_mutex_destroy(&e->lock);
     free(e);
 }
 
@@ -312,10 +321,11 @@ int bl_engine_new(const bl_model *m, const bl_engine_opts *opts, bl_engine **out
     bl_engine *e = calloc(1, sizeof *e);
     if (!e)
         return bl_error_set(err, BL_ENOMEM, "out of memory creating engine");
+    pthread_mutex_init(&e->lock, NULL);
     bl_simd simd = bl_simd_default();
     if (opts && opts->simd_set && opts->simd >= 0) {
         if (opts->simd >= BL_SIMD_COUNT || (bl_simd)opts->simd > bl_simd_supported()) {
-            free(e);
+            bl_engine_free(e);
             return bl_error_set(err, BL_EUNSUPPORTED, "engine: SIMD level %d not supported here",
                                 opts->simd);
         }
@@ -343,7 +353,7 @@ int bl_engine_new(const bl_model *m, const bl_engine_opts *opts, bl_engine **out
     e->arch.nmeta = 0;
     e->arch.layers = calloc(m->nlayers, sizeof *e->arch.layers);
     if (!e->arch.layers) {
-        free(e);
+        bl_engine_free(e);
         return bl_error_set(err, BL_ENOMEM, "out of memory creating engine");
     }
     for (uint32_t i = 0; i < m->nlayers; i++) {
@@ -780,9 +790,11 @@ static int run_call(call *c, bl_error *err)
         return rc;
     if (c->in->n == 0)
         return 0;
+    pthread_mutex_lock(&c->e->lock);
     if (!c->cache)
         prep_first_layer(c->e, c->m);
     bl_pool_run(c->e->pool, c->in->nblocks, block_task, c);
+    pthread_mutex_unlock(&c->e->lock);
     return 0;
 }
 
@@ -899,13 +911,18 @@ int bl_cache_new(bl_engine *e, const bl_model *clean, const bl_inputs *in, bl_ca
         return bl_error_set(err, BL_ENOMEM, "out of memory creating cache (%zu MB)",
                             (asz + xsz) >> 20);
     }
-    for (size_t i = 0; i < in->n; i++)
+    for (size_t i0 = 0; i0 < in->n; i0 += BL_KB) { /* 64 input rows stay in cache */
+        size_t i1 = in->n - i0 < BL_KB ? in->n : i0 + BL_KB;
         for (size_t f = 0; f < in->F; f++)
-            c->xt[f * in->npad + i] = in->codes[i * in->F + f];
+            for (size_t i = i0; i < i1; i++)
+                c->xt[f * in->npad + i] = in->codes[i * in->F + f];
+    }
     /* MODE_FILL computes the first layer and stores it through c->A */
     call fc = { .e = e, .m = clean, .in = in, .mode = MODE_FILL, .target = -1, .cache = c };
+    pthread_mutex_lock(&e->lock);
     prep_first_layer(e, clean);
     bl_pool_run(e->pool, in->nblocks, block_task, &fc);
+    pthread_mutex_unlock(&e->lock);
     *out = c;
     return 0;
 }
@@ -965,7 +982,9 @@ int bl_engine_predict_cached(bl_engine *e, const bl_cache *c, const bl_model *fa
     fl.start[rows] = f;
     call cl = { .e = e, .m = faulty, .in = c->in, .mode = MODE_PREDICT, .target = -1, .out = pred,
                 .cache = c, .fl = &fl };
+    pthread_mutex_lock(&e->lock);
     bl_pool_run(e->pool, c->in->nblocks, block_task, &cl);
+    pthread_mutex_unlock(&e->lock);
     free(fl.start);
     free(fl.nplus);
     free(fl.add);
