@@ -14,6 +14,8 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 BUILD   ?= build
+# the program; sanitizer builds put theirs in their own folder
+BIN     ?= betlab
 FUZZ_SECONDS ?= 30
 
 # Debian packages: the single list used by `make deps`.
@@ -56,9 +58,9 @@ BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all run test check-deps deps bench asan fuzz install clean unit models
 
-all: betlab
+all: $(BIN)
 
-betlab: $(CLI_OBJ) $(LIB)
+$(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS) $(LDFLAGS)
 
 $(LIB): $(CORE_OBJ)
@@ -89,11 +91,11 @@ $(BUILD)/tests/fuzz_%_regress: tests/fuzz/fuzz_%.c tests/fuzz/standalone_main.c 
 	@mkdir -p $(dir $@)
 	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $< tests/fuzz/standalone_main.c $(LIB) $(LDLIBS)
 
-unit: $(UNIT_BIN) $(FUZZ_REGR) betlab
+unit: $(UNIT_BIN) $(FUZZ_REGR) $(BIN)
 
 test: check-deps
 	@$(MAKE) --no-print-directory unit
-	@BUILD=$(BUILD) sh tests/run_tests.sh $(UNIT_BIN) -- $(FUZZ_REGR)
+	@BUILD=$(BUILD) BIN=$(BIN) sh tests/run_tests.sh $(UNIT_BIN) -- $(FUZZ_REGR)
 
 check-deps:
 	@pkg-config --exists $(PC_MODS) && [ -d /usr/share/datasets/fashion-mnist ] || $(MAKE) --no-print-directory deps
@@ -127,7 +129,7 @@ bench: $(BENCH_BIN)
 
 # --- sanitizers and fuzzing ----------------------------------------------------
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/betlab OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    test
 

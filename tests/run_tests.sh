@@ -3,7 +3,7 @@
 #   tests/run_tests.sh UNIT_BIN... -- FUZZ_REGRESS_BIN...
 # Unit binaries are cmocka programs; fuzz regressions replay their corpus
 # (tests/fuzz/corpus/<target>/); CLI tests are tests/cli/*.sh run against
-# ./betlab.  BUILD names the build folder (build or build-asan).
+# ./betlab (or $BIN).  BUILD names the build folder (build or build-asan).
 pass=0; fail=0; failed=""
 run() {  # name, command...
     name=$1; shift
@@ -28,7 +28,7 @@ for b in "$@"; do
 done
 for t in tests/cli/*.sh; do
     [ -f "$t" ] || continue
-    run "cli-$(basename "$t" .sh)" sh "$t" ./betlab
+    run "cli-$(basename "$t" .sh)" sh "$t" "./${BIN:-betlab}"
 done
 echo
 [ -n "$failed" ] && echo "failed:$failed"
