@@ -155,12 +155,22 @@ install: all
 	for m in man/*.1; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
 	for m in man/*.5; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man5/ || true; done
 	for m in man/*.7; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man7/ || true; done
-	for d in lua kernels models sessions; do \
+	for d in lua kernels sessions; do \
 	    install -d $(DESTDIR)$(PREFIX)/share/betlab/$$d; \
 	    for f in $$d/*; do [ -f "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/betlab/$$d/ || true; done; done
+	install -d $(DESTDIR)$(PREFIX)/share/betlab/models
+	for f in models/*.bnn; do [ -f "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/betlab/models/ || true; done
 	for f in plugins/*.so plugins/*.h; do [ -f "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/lib/betlab/plugins/ || true; done
 
 clean:
 	rm -rf build build-asan build-fuzz betlab
+
+# The install prefix is compiled into src/base/paths.c: rebuild it when
+# PREFIX changes.
+$(BUILD)/prefix.stamp: FORCE
+	@mkdir -p $(BUILD); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+$(BUILD)/src/base/paths.o: $(BUILD)/prefix.stamp
+.PHONY: FORCE
+FORCE:
 
 -include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

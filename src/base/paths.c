@@ -49,14 +49,16 @@ int bl_resource_dir(const char *name, char *buf, size_t bufsize)
         snprintf(cand, sizeof cand, "%s/%s", exe, name);
         if (is_dir(cand))
             goto found;
-        /* test binaries live in build/tests/...; the tree root is above */
+        /* test binaries live in build/tests/...; the source tree root (the
+         * folder holding betlab's Makefile and src/main.c) is above */
         for (int up = 1; up <= 3; up++) {
-            char rel[PATH_MAX] = "";
+            char rel[PATH_MAX] = "", marker[PATH_MAX];
             for (int i = 0; i < up; i++)
                 strcat(rel, "/..");
             snprintf(cand, sizeof cand, "%s%s/%s", exe, rel, name);
+            snprintf(marker, sizeof marker, "%s%s/src/main.c", exe, rel);
             char real[PATH_MAX];
-            if (is_dir(cand) && realpath(cand, real)) {
+            if (is_dir(cand) && access(marker, F_OK) == 0 && realpath(cand, real)) {
                 snprintf(cand, sizeof cand, "%s", real);
                 goto found;
             }
