@@ -40,7 +40,8 @@ typedef struct tr_layer {
     float *wb;                 /* rows x cols binarized (+ flipped) weights   */
     uint64_t *flipmask;        /* 1 bit per weight: flipped this step         */
     size_t nflipped;
-    float *cols_buf, *dcols_buf;  /* conv im2col scratch (TR_CONV_CHUNK imgs) */
+    float *cols_buf, *dcols_buf;  /* conv im2col scratch (per pool thread)     */
+    float *dW_part;            /* conv per-chunk partial weight gradients     */
     /* MAXPOOL2 */
     uint8_t *arg;              /* batch x out_size: argmax 0..3               */
     /* THRESH */
@@ -98,34 +99,40 @@ struct bl_trainer {
 
 /* ---- kernels (train_layers.c); all activations NHWC, batch b ---------- */
 
-/* y[b x rows] = x[b x cols] . wb^T */
-void tr_dense_fwd(const float *x, const float *wb, size_t b, uint32_t rows, uint32_t cols,
-                  float *y);
+/* The kernels take the trainer's pool (NULL: serial); their results do not
+ * depend on its thread count.  y[b x rows] = x[b x cols] . wb^T */
+void tr_dense_fwd(bl_pool *pool, const float *x, const float *wb, size_t b, uint32_t rows,
+                  uint32_t cols, float *y);
 /* dW[rows x cols] = dy^T . x (overwrites); dx[b x cols] = dy . wb (dx may be NULL) */
-void tr_dense_bwd(const float *x, const float *wb, const float *dy, size_t b, uint32_t rows,
-                  uint32_t cols, float *dW, float *dx);
+void tr_dense_bwd(bl_pool *pool, const float *x, const float *wb, const float *dy, size_t b,
+                  uint32_t rows, uint32_t cols, float *dW, float *dx);
 /* 3x3 conv, stride 1, zero pad 1: x[b x h x w x cin], wb[cout x 9 x cin],
- * y[b x h x w x cout].  cols_buf holds TR_CONV_CHUNK*h*w*9*cin floats. */
-void tr_conv_fwd(const float *x, const float *wb, size_t b, uint32_t h, uint32_t w, uint32_t cin,
-                 uint32_t cout, float *cols_buf, float *y);
-void tr_conv_bwd(const float *x, const float *wb, const float *dy, size_t b, uint32_t h,
-                 uint32_t w, uint32_t cin, uint32_t cout, float *cols_buf, float *dcols_buf,
-                 float *dW, float *dx);
+ * y[b x h x w x cout].  cols_buf and dcols_buf hold one block of
+ * TR_CONV_CHUNK*h*w*9*cin floats per pool thread; dW_part holds
+ * (ceil(b / TR_CONV_CHUNK) - 1) * cout*9*cin floats (per-chunk partial
+ * weight gradients, summed in chunk order). */
+void tr_conv_fwd(bl_pool *pool, const float *x, const float *wb, size_t b, uint32_t h, uint32_t w,
+                 uint32_t cin, uint32_t cout, float *cols_buf, float *y);
+void tr_conv_bwd(bl_pool *pool, const float *x, const float *wb, const float *dy, size_t b,
+                 uint32_t h, uint32_t w, uint32_t cin, uint32_t cout, float *cols_buf,
+                 float *dcols_buf, float *dW_part, float *dW, float *dx);
 /* 2x2 max-pool stride 2 (floor) of x[b x h x w x c]. */
-void tr_pool_fwd(const float *x, size_t b, uint32_t h, uint32_t w, uint32_t c, float *y,
-                 uint8_t *arg);
+void tr_pool_fwd(bl_pool *pool, const float *x, size_t b, uint32_t h, uint32_t w, uint32_t c,
+                 float *y, uint8_t *arg);
 /* dx is zeroed and the gradient routed to each window's argmax. */
-void tr_pool_bwd(const float *dy, const uint8_t *arg, size_t b, uint32_t h, uint32_t w,
-                 uint32_t c, float *dx);
+void tr_pool_bwd(bl_pool *pool, const float *dy, const uint8_t *arg, size_t b, uint32_t h,
+                 uint32_t w, uint32_t c, float *dx);
 /* Batch norm over m = rows of x[m x c] (x = unit * a): z = gamma*xhat + beta,
- * batch mean and 1/sqrt(var + eps) written to bmean/binvstd. */
-void tr_bn_fwd_train(const float *a, float unit, size_t m, uint32_t c, const float *gamma,
-                     const float *beta, float *bmean, float *binvstd, float *z);
-/* Given dz, z, gamma, beta (xhat = (z - beta)/gamma is not used: recomputed
- * from a), accumulate dgamma/dbeta (overwrite) and write da (d/d a). */
-void tr_bn_bwd(const float *a, float unit, size_t m, uint32_t c, const float *gamma,
-               const float *bmean, const float *binvstd, const float *dz, float *dgamma,
-               float *dbeta, float *da);
+ * batch mean and 1/sqrt(var + eps) written to bmean/binvstd; ysign (may be
+ * NULL) gets sign(z) as +-1. */
+void tr_bn_fwd_train(bl_pool *pool, const float *a, float unit, size_t m, uint32_t c,
+                     const float *gamma, const float *beta, float *bmean, float *binvstd, float *z,
+                     float *ysign);
+/* Given dz, accumulate dgamma/dbeta (overwrite) and write da (d/d a; may be
+ * NULL).  z_ste (may be NULL): first zero dz where |z_ste| > 1 (sign STE). */
+void tr_bn_bwd(bl_pool *pool, const float *a, float unit, size_t m, uint32_t c,
+               const float *gamma, const float *bmean, const float *binvstd, const float *z_ste,
+               float *dz, float *dgamma, float *dbeta, float *da);
 /* Losses on logits alpha*s[b x k]: mean over the batch; writes ds (d/d s)
  * and *dalpha; returns the loss; counts correct argmax(s) into *correct. */
 double tr_loss(bl_loss_kind kind, const float *s, const int32_t *labels, size_t b, uint32_t k,

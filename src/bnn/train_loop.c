@@ -154,7 +154,7 @@ int bl_trainer_new(const bl_train_opts *opts, const bl_dataset *train, const bl_
         rc = bl_error_set(err, BL_ENOMEM, "train: out of memory");
         goto fail;
     }
-    openblas_set_num_threads(bl_pool_threads(t->pool));
+    openblas_set_num_threads(1); /* the kernels split GEMMs over t->pool */
     switch (bl_simd_default()) {
     case BL_SIMD_AVX512: t->adam = tr_adam_range_avx512; break;
     case BL_SIMD_AVX2: t->adam = tr_adam_range_avx2; break;
@@ -297,7 +297,7 @@ int bl_trainer_run(bl_trainer *t, bl_train_cb cb, void *ctx, bl_error *err)
         free(labels);
         return bl_error_set(err, BL_ENOMEM, "train: out of memory");
     }
-    openblas_set_num_threads(bl_pool_threads(t->pool));
+    openblas_set_num_threads(1); /* the kernels split GEMMs over t->pool */
     tr_binarize_full(t);
     rc = 0;
     int stop_pending = 0;

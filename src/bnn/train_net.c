@@ -64,13 +64,6 @@ int tr_net_build(bl_trainer *t, bl_error *err)
             l->flipmask = bl_alloc(((l->W.n + 63) / 64) * sizeof(uint64_t));
             if (!l->wb || !l->flipmask)
                 rc = BL_ENOMEM;
-            if (ml->kind == BL_LAYER_CONV3 && !rc) {
-                size_t sz = (size_t)TR_CONV_CHUNK * l->h * l->w * l->cols * sizeof(float);
-                l->cols_buf = bl_alloc(sz);
-                l->dcols_buf = l->real_input ? NULL : bl_alloc(sz);
-                if (!l->cols_buf || (!l->real_input && !l->dcols_buf))
-                    rc = BL_ENOMEM;
-            }
             break;
         case BL_LAYER_THRESH: {
             uint32_t c = ml->out.c;
@@ -112,6 +105,10 @@ static void free_batch_buffers(bl_trainer *t)
         l->y = l->dy = NULL;
         bl_free(l->arg);
         bl_free(l->z);
+        bl_free(l->cols_buf);
+        bl_free(l->dcols_buf);
+        bl_free(l->dW_part);
+        l->cols_buf = l->dcols_buf = l->dW_part = NULL;
         l->arg = NULL;
         l->z = NULL;
     }
@@ -131,8 +128,6 @@ void tr_net_free(bl_trainer *t)
         param_free(&l->gamma);
         param_free(&l->beta);
         bl_free(l->flipmask);
-        bl_free(l->cols_buf);
-        bl_free(l->dcols_buf);
         bl_free(l->rmean);
         bl_free(l->rvar);
         bl_free(l->bmean);
@@ -171,6 +166,16 @@ int tr_net_reserve(bl_trainer *t, size_t batch, bl_error *err)
         if (l->kind == BL_LAYER_THRESH) {
             l->z = bl_alloc(sz);
             ok = ok && l->z;
+        }
+        if (l->kind == BL_LAYER_CONV3) {
+            size_t nth = (size_t)bl_pool_threads(t->pool);
+            size_t csz = nth * TR_CONV_CHUNK * l->h * l->w * l->cols * sizeof(float);
+            size_t nchunks = (batch + TR_CONV_CHUNK - 1) / TR_CONV_CHUNK;
+            l->cols_buf = bl_alloc(csz);
+            l->dcols_buf = l->real_input ? NULL : bl_alloc(csz);
+            l->dW_part = nchunks > 1 ? bl_alloc((nchunks - 1) * l->W.n * sizeof(float)) : NULL;
+            ok = ok && l->cols_buf && (l->real_input || l->dcols_buf) &&
+                 (nchunks <= 1 || l->dW_part);
         }
     }
     if (!ok) {
@@ -211,12 +216,12 @@ static void load_inputs(bl_trainer *t, const uint8_t *codes, size_t b)
         t->x0[i] = (float)codes[i];
 }
 
-static void weight_fwd(tr_layer *l, const float *x, size_t b)
+static void weight_fwd(bl_trainer *t, tr_layer *l, const float *x, size_t b)
 {
     if (l->kind == BL_LAYER_DENSE)
-        tr_dense_fwd(x, l->wb, b, l->rows, l->cols, l->y);
+        tr_dense_fwd(t->pool, x, l->wb, b, l->rows, l->cols, l->y);
     else
-        tr_conv_fwd(x, l->wb, b, l->h, l->w, l->cin, l->rows, l->cols_buf, l->y);
+        tr_conv_fwd(t->pool, x, l->wb, b, l->h, l->w, l->cin, l->rows, l->cols_buf, l->y);
 }
 
 double tr_forward_backward_ex(bl_trainer *t, const uint8_t *codes, const int32_t *labels,
@@ -230,18 +235,17 @@ double tr_forward_backward_ex(bl_trainer *t, const uint8_t *codes, const int32_t
         switch (l->kind) {
         case BL_LAYER_DENSE:
         case BL_LAYER_CONV3:
-            weight_fwd(l, prev, b);
+            weight_fwd(t, l, prev, b);
             break;
         case BL_LAYER_MAXPOOL2:
-            tr_pool_fwd(prev, b, ml->in.h, ml->in.w, ml->in.c, l->y, l->arg);
+            tr_pool_fwd(t->pool, prev, b, ml->in.h, ml->in.w, ml->in.c, l->y, l->arg);
             break;
         case BL_LAYER_THRESH: {
             uint32_t c = ml->out.c;
             size_t m = b * l->out_size / c, n = b * l->out_size;
-            tr_bn_fwd_train(prev, l->unit, m, c, l->gamma.w, l->beta.w, l->bmean, l->binvstd,
-                            l->z);
-            for (size_t k = 0; k < n; k++)
-                l->y[k] = l->z[k] >= 0 ? 1.0f : -1.0f;
+            (void)n;
+            tr_bn_fwd_train(t->pool, prev, l->unit, m, c, l->gamma.w, l->beta.w, l->bmean,
+                            l->binvstd, l->z, l->y);
             if (update_running)
                 for (uint32_t ch = 0; ch < c; ch++) {
                     double var = 1.0 / ((double)l->binvstd[ch] * l->binvstd[ch]) - TR_BN_EPS;
@@ -271,24 +275,28 @@ double tr_forward_backward_ex(bl_trainer *t, const uint8_t *codes, const int32_t
         float *dx = i > 0 ? t->L[i - 1].dy : NULL;
         switch (l->kind) {
         case BL_LAYER_DENSE:
-            tr_dense_bwd(x, l->wb, l->dy, b, l->rows, l->cols, l->W.g, l->real_input ? NULL : dx);
+            tr_dense_bwd(t->pool, x, l->wb, l->dy, b, l->rows, l->cols, l->W.g, l->real_input ? NULL : dx);
             break;
         case BL_LAYER_CONV3:
-            tr_conv_bwd(x, l->wb, l->dy, b, l->h, l->w, l->cin, l->rows, l->cols_buf,
-                        l->dcols_buf, l->W.g, l->real_input ? NULL : dx);
+            tr_conv_bwd(t->pool, x, l->wb, l->dy, b, l->h, l->w, l->cin, l->rows, l->cols_buf,
+                        l->dcols_buf, l->dW_part, l->W.g, l->real_input ? NULL : dx);
             break;
         case BL_LAYER_MAXPOOL2:
-            tr_pool_bwd(l->dy, l->arg, b, ml->in.h, ml->in.w, ml->in.c, dx);
+            tr_pool_bwd(t->pool, l->dy, l->arg, b, ml->in.h, ml->in.w, ml->in.c, dx);
             break;
         case BL_LAYER_THRESH: {
             uint32_t c = ml->out.c;
             size_t n = b * l->out_size;
-            for (size_t k = 0; k < n; k++)
-                if (fabsf(l->z[k]) > 1.0f)
-                    l->dy[k] = 0.0f; /* STE of sign */
-            loss += tr_margin_reg(l->z, n, t->o.reg_lambda, t->o.reg_b, l->dy);
-            tr_bn_bwd(x, l->unit, n / c, c, l->gamma.w, l->bmean, l->binvstd, l->dy, l->gamma.g,
-                      l->beta.g, dx);
+            const float *ste = l->z; /* STE of sign: fused into tr_bn_bwd */
+            if (t->o.reg_lambda != 0) { /* the regularizer's gradient comes after the STE */
+                for (size_t k = 0; k < n; k++)
+                    if (fabsf(l->z[k]) > 1.0f)
+                        l->dy[k] = 0.0f;
+                loss += tr_margin_reg(l->z, n, t->o.reg_lambda, t->o.reg_b, l->dy);
+                ste = NULL;
+            }
+            tr_bn_bwd(t->pool, x, l->unit, n / c, c, l->gamma.w, l->bmean, l->binvstd, ste, l->dy,
+                      l->gamma.g, l->beta.g, dx);
             break;
         }
         case BL_LAYER_FLATTEN:
@@ -374,10 +382,10 @@ void tr_eval_forward(bl_trainer *t, const uint8_t *codes, size_t b, int32_t *pre
         switch (l->kind) {
         case BL_LAYER_DENSE:
         case BL_LAYER_CONV3:
-            weight_fwd(l, prev, b);
+            weight_fwd(t, l, prev, b);
             break;
         case BL_LAYER_MAXPOOL2:
-            tr_pool_fwd(prev, b, ml->in.h, ml->in.w, ml->in.c, l->y, l->arg);
+            tr_pool_fwd(t->pool, prev, b, ml->in.h, ml->in.w, ml->in.c, l->y, l->arg);
             break;
         case BL_LAYER_THRESH: {
             uint32_t c = ml->out.c;

@@ -73,7 +73,6 @@ static double run(const char *arch, bl_dataset *ds, int threads)
 
 int main(int argc, char **argv)
 {
-    (void)argc;
     if (!getenv("OPENBLAS_CORETYPE") && strcasecmp(openblas_get_corename(), "prescott") == 0 &&
         bl_simd_supported() >= BL_SIMD_AVX2) {
         setenv("OPENBLAS_CORETYPE", bl_simd_supported() == BL_SIMD_AVX512 ? "SkylakeX" : "Haswell",
@@ -84,6 +83,21 @@ int main(int argc, char **argv)
     printf("OpenBLAS core %s, %d CPUs; batch 100, flips p=0.1 (flip-ste)\n", openblas_get_corename(),
            nt);
     struct { const char *arch; size_t n; } cases[] = { { "fc", 2000 }, { "vgg3", 600 } };
+    /* optional: bench_train ARCH [THREADS] runs one case at one thread count (profiling) */
+    if (argc > 1) {
+        for (int i = 0; i < 2; i++)
+            if (strcmp(argv[1], cases[i].arch) == 0) {
+                int th = argc > 2 ? atoi(argv[2]) : nt;
+                bl_dataset *ds = data(cases[i].n);
+                double r = run(cases[i].arch, ds, th);
+                printf("%-5s %6zu images: %8.0f images/s (%d threads)  => one 60k epoch ~ %.0f s\n",
+                       cases[i].arch, cases[i].n, r, th, 60000.0 / r);
+                bl_dataset_free(ds);
+                return 0;
+            }
+        fprintf(stderr, "usage: bench_train [fc|vgg3 [THREADS]]\n");
+        return 2;
+    }
     for (int i = 0; i < 2; i++) {
         bl_dataset *ds = data(cases[i].n);
         double r1 = run(cases[i].arch, ds, 1);

@@ -56,15 +56,15 @@ static void test_grad_dense(void **state)
     fill(x, B * C, 1, -1, 1);
     fill(w, R * C, 2, -1, 1);
     fill(r, B * R, 3, -1, 1);
-    tr_dense_bwd(x, w, r, B, R, C, dW, dx);
+    tr_dense_bwd(NULL, x, w, r, B, R, C, dW, dx);
     const float h = 1e-2f;
     for (size_t i = 0; i < R * C; i++) {
         float s = w[i];
         w[i] = s + h;
-        tr_dense_fwd(x, w, B, R, C, y);
+        tr_dense_fwd(NULL, x, w, B, R, C, y);
         double lp = dot(r, y, B * R);
         w[i] = s - h;
-        tr_dense_fwd(x, w, B, R, C, y);
+        tr_dense_fwd(NULL, x, w, B, R, C, y);
         double lm = dot(r, y, B * R);
         w[i] = s;
         near(dW[i], (lp - lm) / (2 * h), 1e-3, 1e-3, "dense dW", i);
@@ -72,10 +72,10 @@ static void test_grad_dense(void **state)
     for (size_t i = 0; i < B * C; i++) {
         float s = x[i];
         x[i] = s + h;
-        tr_dense_fwd(x, w, B, R, C, y);
+        tr_dense_fwd(NULL, x, w, B, R, C, y);
         double lp = dot(r, y, B * R);
         x[i] = s - h;
-        tr_dense_fwd(x, w, B, R, C, y);
+        tr_dense_fwd(NULL, x, w, B, R, C, y);
         double lm = dot(r, y, B * R);
         x[i] = s;
         near(dx[i], (lp - lm) / (2 * h), 1e-3, 1e-3, "dense dx", i);
@@ -93,15 +93,15 @@ static void test_grad_conv(void **state)
     fill(x, sizeof x / 4, 4, -1, 1);
     fill(w, sizeof w / 4, 5, -1, 1);
     fill(r, sizeof r / 4, 6, -1, 1);
-    tr_conv_bwd(x, w, r, B, H, W, CI, CO, cols, dcols, dW, dx);
+    tr_conv_bwd(NULL, x, w, r, B, H, W, CI, CO, cols, dcols, NULL, dW, dx);
     const float h = 1e-2f;
     for (size_t i = 0; i < sizeof w / 4; i++) {
         float s = w[i];
         w[i] = s + h;
-        tr_conv_fwd(x, w, B, H, W, CI, CO, cols, y);
+        tr_conv_fwd(NULL, x, w, B, H, W, CI, CO, cols, y);
         double lp = dot(r, y, sizeof y / 4);
         w[i] = s - h;
-        tr_conv_fwd(x, w, B, H, W, CI, CO, cols, y);
+        tr_conv_fwd(NULL, x, w, B, H, W, CI, CO, cols, y);
         double lm = dot(r, y, sizeof y / 4);
         w[i] = s;
         near(dW[i], (lp - lm) / (2 * h), 2e-3, 1e-3, "conv dW", i);
@@ -109,16 +109,16 @@ static void test_grad_conv(void **state)
     for (size_t i = 0; i < sizeof x / 4; i++) {
         float s = x[i];
         x[i] = s + h;
-        tr_conv_fwd(x, w, B, H, W, CI, CO, cols, y);
+        tr_conv_fwd(NULL, x, w, B, H, W, CI, CO, cols, y);
         double lp = dot(r, y, sizeof y / 4);
         x[i] = s - h;
-        tr_conv_fwd(x, w, B, H, W, CI, CO, cols, y);
+        tr_conv_fwd(NULL, x, w, B, H, W, CI, CO, cols, y);
         double lm = dot(r, y, sizeof y / 4);
         x[i] = s;
         near(dx[i], (lp - lm) / (2 * h), 2e-3, 1e-3, "conv dx", i);
     }
     /* a direct (non-im2col) evaluation of one output, zero padding */
-    tr_conv_fwd(x, w, B, H, W, CI, CO, cols, y);
+    tr_conv_fwd(NULL, x, w, B, H, W, CI, CO, cols, y);
     for (int img = 0; img < B; img++)
         for (int i = 0; i < H; i++)
             for (int j = 0; j < W; j++)
@@ -149,16 +149,16 @@ static void test_grad_pool(void **state)
     for (size_t i = 0; i < sizeof x / 4; i++)
         x[i] = (float)((i * 37) % (sizeof x / 4));
     fill(r, sizeof r / 4, 7, -1, 1);
-    tr_pool_fwd(x, B, H, W, C, y, arg);
-    tr_pool_bwd(r, arg, B, H, W, C, dx);
+    tr_pool_fwd(NULL, x, B, H, W, C, y, arg);
+    tr_pool_bwd(NULL, r, arg, B, H, W, C, dx);
     const float h = 0.25f;
     for (size_t i = 0; i < sizeof x / 4; i++) {
         float s = x[i];
         x[i] = s + h;
-        tr_pool_fwd(x, B, H, W, C, y, arg);
+        tr_pool_fwd(NULL, x, B, H, W, C, y, arg);
         double lp = dot(r, y, sizeof y / 4);
         x[i] = s - h;
-        tr_pool_fwd(x, B, H, W, C, y, arg);
+        tr_pool_fwd(NULL, x, B, H, W, C, y, arg);
         double lm = dot(r, y, sizeof y / 4);
         x[i] = s;
         near(dx[i], (lp - lm) / (2 * h), 1e-4, 1e-4, "pool dx", i);
@@ -169,7 +169,7 @@ static double bn_probe(const float *a, float unit, size_t m, uint32_t c, const f
                        const float *be, const float *r)
 {
     float z[64], mean[8], inv[8];
-    tr_bn_fwd_train(a, unit, m, c, g, be, mean, inv, z);
+    tr_bn_fwd_train(NULL, a, unit, m, c, g, be, mean, inv, z, NULL);
     return dot(r, z, m * c);
 }
 
@@ -182,8 +182,8 @@ static void test_grad_bn(void **state)
     const float unit = 0.5f;
     fill(a, M * C, 8, -4, 4);
     fill(r, M * C, 9, -1, 1);
-    tr_bn_fwd_train(a, unit, M, C, g, be, mean, inv, z);
-    tr_bn_bwd(a, unit, M, C, g, mean, inv, r, dg, db, da);
+    tr_bn_fwd_train(NULL, a, unit, M, C, g, be, mean, inv, z, NULL);
+    tr_bn_bwd(NULL, a, unit, M, C, g, mean, inv, NULL, r, dg, db, da);
     const float h = 1e-2f;
     for (size_t i = 0; i < M * C; i++) {
         float s = a[i];
