@@ -136,6 +136,22 @@ int bl_trainer_new(const bl_train_opts *opts, const bl_dataset *train, const bl_
             goto fail;
         }
     }
+    if (bl_dataset_dtype(train) != BL_DT_U8) {
+        /* Real-valued features: choose the 8-bit input encoding from the
+         * training data's range (always including 0, so 0.0 has an exact
+         * code), as post-training quantisation does.  u8 data (pixels) keep
+         * the default scale 1/255, zero 0. */
+        double lo, hi;
+        bl_dataset_value_range(train, &lo, &hi);
+        if (lo > 0)
+            lo = 0;
+        if (hi < 0)
+            hi = 0;
+        double scale = hi > lo ? (hi - lo) / 255.0 : 1.0;
+        long zero = lround(-lo / scale);
+        t->arch->input_scale = (float)scale;
+        t->arch->input_zero = (int32_t)(zero < 0 ? 0 : zero > 255 ? 255 : zero);
+    }
     if ((rc = check_data(t, train, "training", err)) ||
         (test && (rc = check_data(t, test, "test", err))))
         goto fail;

@@ -409,3 +409,25 @@ int bl_dataset_load(const char *name, const bl_load_opts *opts, bl_dataset **out
         return bl_cifar_load(name, name, max, out, err);
     return bl_idx_load(name, opts ? opts->labels_path : NULL, 0, name, max, out, err);
 }
+
+void bl_dataset_value_range(const bl_dataset *ds, double *lo, double *hi)
+{
+    size_t n = bl_dataset_count(ds), f = bl_dataset_features(ds);
+    double a = 0, b = 0;
+    float *row = malloc((f ? f : 1) * sizeof *row);
+    for (size_t i = 0; row && i < n; i++) {
+        bl_dataset_row_f32(ds, i, row);
+        for (size_t k = 0; k < f; k++) {
+            double v = row[k];
+            if (i == 0 && k == 0)
+                a = b = v;
+            if (v < a)
+                a = v;
+            if (v > b)
+                b = v;
+        }
+    }
+    free(row);
+    *lo = a;
+    *hi = b;
+}

@@ -79,4 +79,7 @@ int32_t bl_dataset_label(const bl_dataset *ds, size_t i);
 /* Sample i converted to float (raw values, no scaling). */
 void bl_dataset_row_f32(const bl_dataset *ds, size_t i, float *out);
 
+/* Smallest and largest feature value over the view (NaN-free data). */
+void bl_dataset_value_range(const bl_dataset *ds, double *lo, double *hi);
+
 #endif
