@@ -17,7 +17,27 @@
  *     LAYER  = a layer name (fc1, conv2 ...) or "*" (every weight layer)
  * e.g. "bitflip:p=0.01", "fc2=bitflip:p=0.05;asym:p01=0.01,p10=0.001",
  *      "*.thresholds=stuck:p0=1e-4,p1=1e-4".  A rule naming a layer
- * overrides a rule without one for that layer and target. */
+ * overrides a rule without one for that layer and target; two rules for
+ * the same layer and target are an error.  Whitespace around tokens is
+ * ignored.  LAYER may name a weight layer (fc1, conv2) for every target:
+ * its thresholds/activations are those of the THRESH layer that follows
+ * it; a THRESH layer's own name (bn1) works for thresholds/activations.
+ *
+ * Kinds (built-in; betlab-faults section of betlab(1)):
+ *   bitflip:p        a bit flips iff u < p.
+ *   asym:p01,p10     a stored 0 becomes 1 iff u < p01, a stored 1 becomes 0
+ *                    iff u < p10 (the same u: coupled in both rates).
+ *   asym:p,ratio     ratio form: p01 = p, p10 = p / ratio (default 1).
+ *   stuck:p0,p1      stuck at 0 iff u < p0, stuck at 1 iff p0 <= u < p0+p1.
+ * Activations support bitflip only (the engine flips the +-1 outputs of
+ * each THRESH layer; bl_engine_set_activation_faults).  Rates have a
+ * resolution of 2^-32 (src/base/coupled.h).
+ *
+ * Stored bits and their uniform's index b: weights, b = (row *
+ * words_per_row + word) * 64 + bit (padding positions are skipped, never
+ * changed); thresholds, b = 32 c + k for bit k of tau_c (two's complement:
+ * a flip of bit 31 makes a huge threshold of the other sign: that is the
+ * physics of a stored int32). */
 #ifndef BL_FAULT_FAULT_H
 #define BL_FAULT_FAULT_H
 
@@ -63,20 +83,30 @@ const char *bl_fault_kind_help(const bl_fault_kind *k);
 const char *bl_fault_kind_source(const bl_fault_kind *k); /* "built-in" or plugin path */
 size_t bl_fault_kind_nparams(const bl_fault_kind *k);
 const bl_fault_param *bl_fault_kind_param(const bl_fault_kind *k, size_t i);
+/* Index of the parameter a sweep sets (bitflip p, asym p, plugins' flagged
+ * one), or -1; stuck sets p0 = p1 = ber / 2 (returns 0). */
+int bl_fault_kind_rate_param(const bl_fault_kind *k);
 
 /* Parse SPEC against the registry and the model's layer names (model may
  * be NULL: layer names are then checked at apply time).  Parameter values
- * are validated against their declared ranges. */
+ * are validated against their declared ranges.  The spec refers to the
+ * registry's kinds: free it before the registry. */
 int bl_fault_spec_parse(const bl_fault_registry *reg, const char *text, const bl_model *model,
                         bl_fault_spec **out, bl_error *err);
 void bl_fault_spec_free(bl_fault_spec *spec);
-/* Canonical text of the spec (malloc'ed). */
+/* Canonical text of the spec (malloc'ed): rules in order, every parameter
+ * written (asym in the form it was given), shortest round-trip numbers;
+ * parse(format(s)) formats to the same text. */
 char *bl_fault_spec_format(const bl_fault_spec *spec);
+size_t bl_fault_spec_count(const bl_fault_spec *spec); /* number of rules */
 /* For sweeps: set the rate of every rule to ber (each kind maps a BER to
  * its parameters: bitflip p = ber; asym p01 = ber, p10 = ber / ratio;
  * stuck p0 = p1 = ber / 2; plugins name their rate parameter). */
 int bl_fault_spec_set_rate(bl_fault_spec *spec, double ber, bl_error *err);
-/* Rule override for one layer's target (the TUI's per-layer sliders). */
+/* Rule override for one layer's target (the TUI's per-layer sliders):
+ * sets the rate of the rule naming that layer and target, else adds one
+ * copied from the "*" rule of that target, else adds bitflip:p=ber.
+ * The layer name is checked against the model at apply time. */
 int bl_fault_spec_set_layer_rate(bl_fault_spec *spec, const char *layer, bl_fault_target t,
                                  double ber, bl_error *err);
 
@@ -88,10 +118,17 @@ typedef struct bl_fault_stats {
 /* Make `faulty` (an architecture clone of `clean`, e.g. from
  * bl_model_clone) equal to `clean` with the spec's weight and threshold
  * faults applied for `seed`.  Activation rules are not applied here; see
- * bl_fault_activation_masks (the engine applies them during inference).
- * st may be NULL. */
+ * bl_fault_activation_rates (the engine applies them during inference).
+ * Work is proportional to stored words (masks XORed into them).  st may
+ * be NULL; bits[] counts the bits under a rule. */
 int bl_fault_apply(const bl_fault_spec *spec, const bl_model *clean, bl_model *faulty,
                    uint64_t seed, bl_fault_stats *st, bl_error *err);
+
+/* rates[i] (i < model->nlayers) = activation flip rate of THRESH layer i
+ * under the spec, 0 elsewhere: pass to bl_engine_set_activation_faults
+ * (bnn/engine.h) with the same seed as bl_fault_apply. */
+int bl_fault_activation_rates(const bl_fault_spec *spec, const bl_model *model, double *rates,
+                              bl_error *err);
 
 /* Coupled fault map of n bits at rate p for (seed, layer, target): set bit
  * i of mask (n bits, packed little-endian) iff u_i < p.  The building block
@@ -112,5 +149,11 @@ int bl_fault_map_apply(const bl_fault_map *map, const bl_model *clean, bl_model 
 int bl_fault_map_save(const bl_fault_map *map, const char *path, bl_error *err);
 int bl_fault_map_load(const char *path, bl_fault_map **out, bl_error *err);
 void bl_fault_map_free(bl_fault_map *map);
+/* In memory (load/save and fuzzing); `what` names the source in errors. */
+int bl_fault_map_parse(const uint8_t *buf, size_t size, const char *what, bl_fault_map **out,
+                       bl_error *err);
+int bl_fault_map_serialize(const bl_fault_map *map, uint8_t **buf, size_t *size, bl_error *err);
+/* Total number of changed bits recorded. */
+uint64_t bl_fault_map_bits(const bl_fault_map *map);
 
 #endif
