@@ -23,9 +23,11 @@ DEB_PKGS = build-essential pkg-config libncurses-dev libreadline-dev liblua5.4-d
            ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libcmocka-dev zlib1g-dev \
            libopenblas-dev libjansson-dev tmux clinfo dataset-fashion-mnist
 # pkg-config modules that must be present for the build and the tests.
-PC_MODS  = zlib jansson cmocka openblas
+PC_MODS  = zlib jansson cmocka openblas lua5.4 readline
 
 PC_CFLAGS := $(shell pkg-config --cflags $(PC_MODS) 2>/dev/null)
+# front ends (Lua console, later the TUI) link these on top of the core
+FRONT_LIBS := $(shell pkg-config --libs lua5.4 readline 2>/dev/null)
 PC_LIBS   := $(shell pkg-config --libs zlib jansson openblas 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -43,10 +45,18 @@ AVX512_FLAGS = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vpopcntdq -mav
 
 CORE_DIRS = src/base src/data src/bnn src/fault src/study src/cluster src/ocl src/jobs
 CORE_SRC  = $(foreach d,$(CORE_DIRS),$(wildcard $(d)/*.c))
-CLI_SRC   = src/main.c $(wildcard src/cli/*.c)
+# Front ends: src/lua (the betlab Lua module, executor, console) and the
+# command line.  Everything but main.c also goes into libbetlab-front.a so
+# unit tests can link it.
+FRONT_SRC = $(wildcard src/lua/*.c) $(wildcard src/cli/*.c)
 CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/%.o)
-CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
+FRONT_OBJ = $(FRONT_SRC:%.c=$(BUILD)/%.o)
 LIB       = $(BUILD)/libbetlab.a
+FRONT_LIB = $(BUILD)/libbetlab-front.a
+PLUGIN_SRC = $(wildcard plugins/*.c)
+PLUGINS   = $(PLUGIN_SRC:.c=.so)
+TEST_PLUGIN_SRC = $(wildcard tests/plugins/*.c)
+TEST_PLUGINS = $(TEST_PLUGIN_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -58,14 +68,27 @@ BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all run test check-deps deps bench asan fuzz install clean unit models
 
-all: $(BIN)
+all: $(BIN) $(PLUGINS)
 
-$(BIN): $(CLI_OBJ) $(LIB)
-	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS) $(LDFLAGS)
+$(BIN): $(BUILD)/src/main.o $(FRONT_LIB) $(LIB)
+	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $(BUILD)/src/main.o $(FRONT_LIB) $(LIB) $(FRONT_LIBS) $(LDLIBS) $(LDFLAGS)
 
 $(LIB): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(FRONT_LIB): $(FRONT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Fault-model plugins: one .c -> one .so; they include only
+# plugins/betlab_plugin.h and never link against betlab.
+plugins/%.so: plugins/%.c plugins/betlab_plugin.h
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -fPIC -shared -Iplugins -o $@ $< -lm
+
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c plugins/betlab_plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -O2 -g -fPIC -shared -Iplugins -o $@ $< -lm
 
 $(BUILD)/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
@@ -80,9 +103,9 @@ $(BUILD)/%.o: %.c
 	$(CC) $(BL_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # --- tests ------------------------------------------------------------------
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_SUPPORT) $(LIB)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_SUPPORT) $(FRONT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(BL_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_SUPPORT) $(LIB) $(CMOCKA_LIBS) $(LDLIBS)
+	$(CC) $(BL_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_SUPPORT) $(FRONT_LIB) $(LIB) $(CMOCKA_LIBS) $(FRONT_LIBS) $(LDLIBS)
 
 # Fuzz targets double as regression tests: a plain main() feeds them every
 # file of their corpus (tests/fuzz/corpus/<name>/), so `make test` replays
@@ -91,7 +114,7 @@ $(BUILD)/tests/fuzz_%_regress: tests/fuzz/fuzz_%.c tests/fuzz/standalone_main.c 
 	@mkdir -p $(dir $@)
 	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $< tests/fuzz/standalone_main.c $(LIB) $(LDLIBS)
 
-unit: $(UNIT_BIN) $(FUZZ_REGR) $(BIN)
+unit: $(UNIT_BIN) $(FUZZ_REGR) $(BIN) $(PLUGINS) $(TEST_PLUGINS)
 
 test: check-deps
 	@$(MAKE) --no-print-directory unit
@@ -163,7 +186,7 @@ install: all
 	for f in plugins/*.so plugins/*.h; do [ -f "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/lib/betlab/plugins/ || true; done
 
 clean:
-	rm -rf build build-asan build-fuzz betlab
+	rm -rf build build-asan build-fuzz betlab plugins/*.so
 
 # The install prefix is compiled into src/base/paths.c: rebuild it when
 # PREFIX changes.
@@ -173,4 +196,4 @@ $(BUILD)/src/base/paths.o: $(BUILD)/prefix.stamp
 .PHONY: FORCE
 FORCE:
 
--include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(FRONT_OBJ:.o=.d) $(BUILD)/src/main.d
