@@ -40,6 +40,8 @@
 #include "base/error.h"
 #include "bnn/engine.h"
 #include "bnn/model.h"
+#include "fault/fault.h"
+#include "study/stats.h"
 
 typedef struct bl_hidden {
     int thresh;   /* THRESH layer index                     */
@@ -103,6 +105,18 @@ double bl_flip_prob(uint32_t n, int32_t a, int32_t tau, int dir, double p);
  * (with the reason in err) for real-input and pooled layers. */
 int bl_flip_fraction_analytic(const bl_model *m, const bl_hidden *h, const int32_t *pre,
                               size_t count, double p, double *frac, bl_error *err);
+
+/* Monte-Carlo counterpart: symmetric flips at rate p on ONLY the hidden
+ * layer's weights (spec "NAME=bitflip:p=P", maps seed + r for r < reps);
+ * the fraction of the layer's outputs (same units as the analytic one)
+ * that differ from the clean outputs, per map; *ci = mean over maps with
+ * its Student-t 95% interval (Wilson over all outputs when reps = 1).
+ * The layer's inputs stay clean, so the comparison is direct.  clean_pre
+ * (the layer's clean pre-activations) may be NULL. */
+int bl_flip_fraction_measured(bl_engine *e, const bl_model *m, const bl_inputs *in,
+                              const bl_hidden *h, const bl_fault_registry *reg, double p,
+                              uint64_t seed, int reps, const int32_t *clean_pre, bl_ci *ci,
+                              bl_error *err);
 
 /* ---- inter-neuron importance ---- */
 enum { BL_IMP_AUTO = 0, BL_IMP_FAST = 1, BL_IMP_BRUTE = 2 };

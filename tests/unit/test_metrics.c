@@ -239,6 +239,64 @@ static void test_importance_zero_effect(void **s)
     bl_model_free(m);
 }
 
+/* Analytic flip fraction vs Monte-Carlo injection on that layer only. */
+static void check_mc(const char *spec, const char *layer, const double *ps, int np, int reps)
+{
+    bl_model *m = make_model(spec, 31);
+    bl_engine *e = engine(m, 2);
+    bl_inputs *in = make_inputs(m, 200, 32);
+    bl_fault_registry *reg = NULL;
+    bl_error err = { 0 };
+    assert_int_equal(bl_fault_registry_new(&reg, &err), 0);
+    bl_hidden h;
+    assert_true(bl_hidden_find(m, layer, &h) >= 0);
+    int32_t *pre;
+    assert_int_equal(bl_hidden_preacts(e, m, in, &h, &pre, &err), 0);
+    for (int i = 0; i < np; i++) {
+        double an;
+        if (bl_flip_fraction_analytic(m, &h, pre, 200, ps[i], &an, &err))
+            fail_msg("analytic: %s", err.msg);
+        bl_ci ci;
+        if (bl_flip_fraction_measured(e, m, in, &h, reg, ps[i], 1000, reps, pre, &ci, &err))
+            fail_msg("measured: %s", err.msg);
+        print_message("%s %s p=%g: analytic %.5f measured %.5f [%.5f, %.5f]\n", spec, layer,
+                      ps[i], an, ci.mean, ci.low, ci.high);
+        if (!(an >= ci.low && an <= ci.high))
+            fail_msg("%s p=%g: analytic %.5f outside the Monte-Carlo CI [%.5f, %.5f]", layer,
+                     ps[i], an, ci.low, ci.high);
+        assert_true(an > 0.0);
+    }
+    free(pre);
+    bl_fault_registry_free(reg);
+    bl_inputs_free(in);
+    bl_engine_free(e);
+    bl_model_free(m);
+}
+
+static void test_analytic_vs_mc(void **s)
+{
+    (void)s;
+    const double ps[] = { 0.002, 0.01, 0.05, 0.2 };
+    check_mc("100-256-160-10", "fc2", ps, 4, 40);
+    const double pc[] = { 0.01, 0.1 };
+    check_mc("8x8x1-c4-c6-10-4", "conv2", pc, 2, 40);
+
+    /* real-input and pooled layers: no analytic value, a clear reason */
+    bl_model *m = make_model("6x6x1-c4-p-c4-p-8-3", 3);
+    bl_hidden hs[4];
+    assert_int_equal(bl_hidden_layers(m, hs, 4), 3);
+    bl_error err = { 0 };
+    double f;
+    int32_t dummy[1] = { 0 };
+    assert_int_equal(bl_flip_fraction_analytic(m, &hs[0], dummy, 0, 0.01, &f, &err),
+                     BL_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "real-input"));
+    assert_int_equal(bl_flip_fraction_analytic(m, &hs[1], dummy, 0, 0.01, &f, &err),
+                     BL_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "pooled"));
+    bl_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_margins),
         cmocka_unit_test(test_importance_fast_equals_brute),
         cmocka_unit_test(test_importance_zero_effect),
+        cmocka_unit_test(test_analytic_vs_mc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
