@@ -7,10 +7,10 @@
  *                             const betlab_plugin_info **out);
  *
  * It returns 0 and points *out at a static betlab_plugin_info describing
- * the fault model, or non-zero after host->error(host_ctx of the entry
- * call = NULL-safe) ... see betlab-plugin(7).  A plugin never links against
- * betlab's symbols: everything it needs from the host comes through the
- * betlab_host_api function pointers.
+ * the fault model (or non-zero when it cannot work with this host, e.g.
+ * host->struct_size too small); see betlab-plugin(7).  A plugin never
+ * links against betlab's symbols: everything it needs from the host comes
+ * through the betlab_host_api function pointers.
  *
  * Versioning.  BETLAB_PLUGIN_ABI_MAJOR changes when a struct changes
  * incompatibly; the host rejects any other major.  MINOR grows when fields
