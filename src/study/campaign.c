@@ -205,7 +205,7 @@ int bl_campaign_run(const bl_campaign_cfg *cfg, const bl_campaign_hooks *hooks,
         }
         row_ci(row, n);
     }
-    r->fault = bl_fault_spec_format(spec);
+    r->fault = strdup(cfg->fault); /* as given: its rate is the row's BER */
     report(hooks, 1.0, "done");
 done:
     if (r)

@@ -66,7 +66,7 @@ typedef struct bl_campaign_result {
     bl_campaign_row *rows;
     size_t images;
     uint64_t seed;
-    char *fault;                    /* canonical spec text (last BER set)   */
+    char *fault;                    /* the fault spec text as given         */
     double clean_accuracy;
     double seconds;                 /* total wall time                     */
     double fault_seconds;           /* fault-map generation                */
