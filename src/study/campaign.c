@@ -48,7 +48,7 @@ int bl_campaign_check(const bl_campaign_cfg *c, bl_error *err)
     if (!c || !c->model || !c->inputs || !c->reg || !c->fault)
         return bl_error_set(err, BL_EINVAL, "campaign: model, inputs, registry and fault spec "
                             "are required");
-    if (!c->bers || c->nbers == 0)
+    if (!c->bers && c->nbers)
         return bl_error_set(err, BL_EINVAL, "campaign: no BER values");
     for (size_t i = 0; i < c->nbers; i++)
         if (!(c->bers[i] >= 0.0 && c->bers[i] <= 1.0))
@@ -121,7 +121,8 @@ int bl_campaign_run(const bl_campaign_cfg *cfg, const bl_campaign_hooks *hooks,
     }
     r->images = n;
     r->seed = cfg->seed;
-    r->rows = calloc(cfg->nbers, sizeof *r->rows);
+    size_t nrows = cfg->nbers ? cfg->nbers : 1; /* 0: one row at the spec's own rates */
+    r->rows = calloc(nrows, sizeof *r->rows);
     if (!r->rows) {
         rc = bl_error_set(err, BL_ENOMEM, "campaign: out of memory");
         goto done;
@@ -153,9 +154,9 @@ int bl_campaign_run(const bl_campaign_cfg *cfg, const bl_campaign_hooks *hooks,
         clean_correct += pred[i] == labels[i];
     r->clean_accuracy = (double)clean_correct / (double)n;
 
-    for (size_t b = 0; b < cfg->nbers; b++) {
+    for (size_t b = 0; b < nrows; b++) {
         bl_campaign_row *row = &r->rows[b];
-        row->ber = cfg->bers[b];
+        row->ber = cfg->nbers ? cfg->bers[b] : NAN;
         row->acc = malloc((size_t)maxr * sizeof *row->acc);
         row->correct = malloc((size_t)maxr * sizeof *row->correct);
         r->nrows = b + 1;
@@ -163,16 +164,19 @@ int bl_campaign_run(const bl_campaign_cfg *cfg, const bl_campaign_hooks *hooks,
             rc = bl_error_set(err, BL_ENOMEM, "campaign: out of memory");
             goto done;
         }
-        if ((rc = bl_fault_spec_set_rate(spec, row->ber, err)))
+        if (cfg->nbers && (rc = bl_fault_spec_set_rate(spec, row->ber, err)))
             goto done;
         for (int rep = 0; rep < maxr; rep++) {
             if (hooks && hooks->cancelled && hooks->cancelled(hooks->ctx)) {
                 rc = bl_error_set(err, BL_ECANCELED, "campaign cancelled at BER %g, "
-                                  "repetition %d", row->ber, rep + 1);
+                                  "repetition %d", cfg->nbers ? row->ber : -1.0, rep + 1);
                 goto done;
             }
-            double frac = ((double)b + (double)rep / (double)maxr) / (double)cfg->nbers;
-            report(hooks, frac, "BER %g: repetition %d", row->ber, rep + 1);
+            double frac = ((double)b + (double)rep / (double)maxr) / (double)nrows;
+            if (cfg->nbers)
+                report(hooks, frac, "BER %g: repetition %d", row->ber, rep + 1);
+            else
+                report(hooks, frac, "repetition %d", rep + 1);
             double t1 = now();
             bl_fault_stats st;
             memset(&st, 0, sizeof st);
@@ -246,7 +250,7 @@ json_t *bl_campaign_to_json(const bl_campaign_result *r, int per_rep)
     for (size_t i = 0; i < r->nrows; i++) {
         const bl_campaign_row *w = &r->rows[i];
         json_t *j = json_object();
-        json_object_set_new(j, "ber", json_real(w->ber));
+        json_object_set_new(j, "ber", isnan(w->ber) ? json_null() : json_real(w->ber));
         json_object_set_new(j, "accuracy", json_real(w->accuracy));
         json_object_set_new(j, "ci_low", json_real(w->ci_low));
         json_object_set_new(j, "ci_high", json_real(w->ci_high));

@@ -40,7 +40,8 @@ typedef struct bl_campaign_cfg {
     const char *fault;              /* spec text, e.g. "bitflip", "asym:ratio=10",
                                        "fc2=bitflip" (rates set per BER)   */
     const double *bers;
-    size_t nbers;
+    size_t nbers;                   /* 0: one row at the spec's own rates
+                                       (ber NAN; `betlab eval --fault`)    */
     uint64_t seed;
     int reps;                       /* fixed repetitions when ci_width <= 0 */
     double ci_width;                /* > 0: target half-width               */

@@ -1,0 +1,180 @@
+/* cmd_sweep.c - `betlab sweep`: accuracy over a list of BERs x repetitions
+ * of coupled fault maps, with 95% confidence intervals (study/campaign.h). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bnn/engine.h"
+#include "cli/cli.h"
+#include "data/dataset.h"
+#include "jobs/campaign_job.h"
+
+/* Progress bar on stderr (only when stderr is a terminal). */
+static void bar(void *ctx, double f, const char *msg)
+{
+    (void)ctx;
+    int w = 30, k = (int)(f * w + 0.5);
+    char b[64];
+    for (int i = 0; i < w; i++)
+        b[i] = i < k ? '#' : '.';
+    b[w] = 0;
+    fprintf(stderr, "\r[%s] %3d%% %-40.40s", b, (int)(f * 100 + 0.5), msg);
+    fflush(stderr);
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    const char *model_arg = NULL, *data_arg = NULL, *fault = NULL, *ber_arg = NULL,
+               *csv = NULL;
+    char *plugins[64];
+    int np = 0, json = 0, have_reps = 0;
+    long reps = 10, max_reps = 0, min_reps = 0, limit = 0, threads = 0, seed = 1;
+    double ci_width = 0;
+    static const struct option longopts[] = {
+        { "model", required_argument, NULL, 'm' },
+        { "data", required_argument, NULL, 'd' },
+        { "fault", required_argument, NULL, 'f' },
+        { "ber", required_argument, NULL, 'b' },
+        { "reps", required_argument, NULL, 'r' },
+        { "ci-width", required_argument, NULL, 'w' },
+        { "max-reps", required_argument, NULL, 'M' },
+        { "min-reps", required_argument, NULL, 'N' },
+        { "seed", required_argument, NULL, 's' },
+        { "csv", required_argument, NULL, 'c' },
+        { "json", no_argument, NULL, 'j' },
+        { "limit", required_argument, NULL, 'n' },
+        { "threads", required_argument, NULL, 't' },
+        { "plugin", required_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:d:f:b:r:w:M:N:s:c:jn:t:p:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_arg = optarg; break;
+        case 'd': data_arg = optarg; break;
+        case 'f': fault = optarg; break;
+        case 'b': ber_arg = optarg; break;
+        case 'r':
+            if (cli_parse_long(optarg, 1, 100000, &reps))
+                return cli_usage_error("sweep", "--reps wants 1..100000, not '%s'", optarg);
+            have_reps = 1;
+            break;
+        case 'w':
+            if (parse_double(optarg, 1e-9, 1.0, &ci_width))
+                return cli_usage_error("sweep", "--ci-width wants a half-width in (0, 1], "
+                                       "not '%s'", optarg);
+            break;
+        case 'M':
+            if (cli_parse_long(optarg, 1, 100000, &max_reps))
+                return cli_usage_error("sweep", "--max-reps wants 1..100000, not '%s'", optarg);
+            break;
+        case 'N':
+            if (cli_parse_long(optarg, 1, 100000, &min_reps))
+                return cli_usage_error("sweep", "--min-reps wants 1..100000, not '%s'", optarg);
+            break;
+        case 's':
+            if (cli_parse_long(optarg, 0, (1L << 62), &seed))
+                return cli_usage_error("sweep", "--seed wants a non-negative integer, not '%s'",
+                                       optarg);
+            break;
+        case 'c': csv = optarg; break;
+        case 'j': json = 1; break;
+        case 'n':
+            if (cli_parse_long(optarg, 1, 1L << 40, &limit))
+                return cli_usage_error("sweep", "--limit wants a positive integer, not '%s'",
+                                       optarg);
+            break;
+        case 't':
+            if (cli_parse_long(optarg, 1, 1024, &threads))
+                return cli_usage_error("sweep", "--threads wants 1..1024, not '%s'", optarg);
+            break;
+        case 'p':
+            if (np == 64)
+                return cli_usage_error("sweep", "at most 64 --plugin options");
+            plugins[np++] = optarg;
+            break;
+        case 'h':
+            printf("usage: betlab sweep --model M --data D --fault MODEL --ber LIST "
+                   "[--reps R | --ci-width W [--max-reps R] [--min-reps R]] [--seed S] "
+                   "[--csv FILE] [--json] [--limit N] [--threads T] [--plugin FILE.so]\n"
+                   "LIST: V,V,... | START:STOP:N (log-spaced) | lin:START:STOP:N\n");
+            return 0;
+        default: return cli_usage_error("sweep", "bad option");
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("sweep", "unexpected argument '%s'", argv[optind]);
+    if (!model_arg || !data_arg || !fault || !ber_arg)
+        return cli_usage_error("sweep", "--model, --data, --fault and --ber are required");
+    if (have_reps && ci_width > 0)
+        return cli_usage_error("sweep", "--reps and --ci-width exclude each other");
+    if ((max_reps || min_reps) && !(ci_width > 0))
+        return cli_usage_error("sweep", "--max-reps and --min-reps go with --ci-width");
+    if (min_reps && max_reps && min_reps > max_reps)
+        return cli_usage_error("sweep", "--min-reps is larger than --max-reps");
+    bl_error err = { 0 };
+    double *bers = NULL;
+    size_t nbers = 0;
+    if (bl_parse_ber_list(ber_arg, &bers, &nbers, &err))
+        return cli_usage_error("sweep", "%s", err.msg);
+
+    bl_model *m = NULL;
+    bl_dataset *ds = NULL;
+    bl_inputs *in = NULL;
+    bl_fault_registry *reg = NULL;
+    bl_campaign_result *r = NULL;
+    int rc = BL_EXIT_RUNTIME;
+    if (cli_fault_registry(plugins, np, &reg, &err) || cli_load_model(model_arg, &m, &err) ||
+        bl_dataset_load(data_arg, NULL, &ds, &err))
+        goto fail;
+    if (!bl_dataset_has_labels(ds)) {
+        bl_error_set(&err, BL_EINVAL, "%s: dataset has no labels, cannot measure accuracy",
+                     data_arg);
+        goto fail;
+    }
+    if (bl_inputs_prepare(m, ds, (size_t)limit, &in, &err))
+        goto fail;
+    bl_campaign_cfg cfg = { .model = m, .inputs = in, .reg = reg, .fault = fault,
+                            .bers = bers, .nbers = nbers, .seed = (uint64_t)seed,
+                            .reps = (int)reps, .ci_width = ci_width, .min_reps = (int)min_reps,
+                            .max_reps = (int)max_reps, .threads = (int)threads };
+    int tty = isatty(2);
+    if (bl_campaign_run_sync(&cfg, tty ? bar : NULL, NULL, &r, &err)) {
+        if (tty)
+            fputc('\n', stderr);
+        goto fail;
+    }
+    if (tty)
+        fprintf(stderr, "\r%-80s\r", "");
+    if (csv && bl_campaign_save_csv(r, csv, &err))
+        goto fail;
+    if (json)
+        cli_print_json(bl_campaign_to_json(r, 1));
+    else
+        bl_campaign_print_table(r, stdout);
+    rc = 0;
+fail:
+    if (rc)
+        cli_error("%s", err.msg);
+    bl_campaign_result_free(r);
+    bl_inputs_free(in);
+    bl_dataset_free(ds);
+    bl_model_free(m);
+    bl_fault_registry_free(reg);
+    free(bers);
+    return rc;
+}
