@@ -20,6 +20,16 @@ static const bl_command commands[] = {
       "train a BNN with bit-flip injection; export a packed .bnn", cmd_train },
     { "import", "--npz FILE --arch SPEC --out MODEL [--name NAME]",
       "convert float weights and BN parameters (numpy .npz) into a .bnn model", cmd_import },
+    { "sweep",
+      "--model M --data D --fault MODEL --ber LIST [--reps R | --ci-width W [--max-reps R]] "
+      "[--seed S] [--csv FILE] [--json] [--limit N] [--threads T] [--plugin FILE.so]",
+      "accuracy over BERs x repetitions of coupled fault maps, with 95% CIs", cmd_sweep },
+    { "metrics",
+      "--model M --data D [--layer L] [--ber P] [--limit N] [--reps R] [--seed S] [--json] "
+      "[--plugin FILE.so]",
+      "margins, analytic vs measured flip fraction, neuron importance per layer", cmd_metrics },
+    { "faults", "[--plugin FILE.so ...] [--json]",
+      "list fault models (built-in and plugins) with their parameters", cmd_faults },
 };
 
 const bl_command *cli_commands(int *n)

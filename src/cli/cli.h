@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "bnn/model.h"
+#include "fault/fault.h"
 
 enum { BL_EXIT_OK = 0, BL_EXIT_RUNTIME = 1, BL_EXIT_USAGE = 2 };
 
@@ -46,5 +47,10 @@ int cmd_info(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
+int cmd_faults(int argc, char **argv);
+/* Registry of built-in fault kinds plus the --plugin files (cmd_faults.c). */
+int cli_fault_registry(char **plugins, int nplugins, bl_fault_registry **out, bl_error *err);
 
 #endif
