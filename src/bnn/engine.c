@@ -41,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/coupled.h"
 #include "base/mem.h"
 #include "base/pool.h"
 #include "bnn/kernels.h"
@@ -209,6 +210,10 @@ struct bl_engine {
     uint32_t nq;
     int32_t *corr;
     uint64_t lut8[256]; /* byte k of lut8[v] = bit k of v ? +1 : -1 */
+    /* activation faults (bl_engine_set_activation_faults): rate per model
+     * layer (THRESH layers only), NULL when off */
+    double *act_rate;
+    uint64_t act_seed;
 };
 
 bl_simd bl_engine_simd(const bl_engine *e) { return e->simd; }
@@ -306,6 +311,7 @@ void bl_engine_free(bl_engine *e)
     bl_free(e->w8);
     bl_free(e->corr);
     bl_free(e->convidx);
+    free(e->act_rate);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }
@@ -526,10 +532,22 @@ static void transpose64(uint64_t *a)
         }
 }
 
+/* Activation faults of one THRESH layer in one block: the output of
+ * neuron n (HWC index) for input b of the block flips iff mask word
+ * word0 + n of the coupled stream (seed, layer, activations) has bit b. */
+typedef struct act_fault {
+    double rate;       /* 0: off */
+    uint64_t seed;
+    uint32_t stream;
+    uint64_t word0;    /* block * (neurons of the layer) */
+    bl_simd simd;
+} act_fault;
+
 /* Threshold n neurons (nm[i][64]) and OR their output bits into the IL
- * buffer dst at bit positions base + i. */
+ * buffer dst at bit positions base + i; nidx = HWC index of neuron 0. */
 static void thresh_pack(const bl_kernels *k, const int32_t *nm, uint32_t n, const int32_t *tau,
-                        const int8_t *dir, uint64_t *dst, size_t base, uint64_t *masks)
+                        const int8_t *dir, uint64_t *dst, size_t base, uint64_t *masks,
+                        const act_fault *af, size_t nidx)
 {
     uint32_t i = 0;
     while (i < n) {
@@ -539,6 +557,13 @@ static void thresh_pack(const bl_kernels *k, const int32_t *nm, uint32_t n, cons
         if (cnt > n - i)
             cnt = n - i;
         k->thresh_mask(nm + (size_t)i * BL_KB, cnt, tau + i, dir + i, masks);
+        if (af->rate > 0) {
+            uint64_t fm[64];
+            bl_coupled_mask_simd(af->simd, af->seed, af->stream, af->rate, af->word0 + nidx + i,
+                                 cnt, fm);
+            for (uint32_t r = 0; r < cnt; r++)
+                masks[r] ^= fm[r];
+        }
         for (uint32_t r = cnt; r < 64; r++)
             masks[r] = 0;
         transpose64(masks);
@@ -686,8 +711,15 @@ static void block_task(void *vctx, size_t blk, int worker)
         const bl_layer *t = s->thresh >= 0 ? &m->layers[s->thresh] : NULL;
         uint64_t *nxt = ws->il[ci];
         int last = s->thresh < 0;
+        act_fault af = { 0, 0, 0, 0, e->simd };
         if (!last)
             memset(nxt, 0, s->out_words * BL_KB * 8);
+        if (!last && e->act_rate && e->act_rate[s->thresh] > 0) {
+            af.rate = e->act_rate[s->thresh];
+            af.seed = e->act_seed;
+            af.stream = bl_coupled_stream((uint32_t)s->thresh, 2 /* BL_FT_ACTIVATIONS */);
+            af.word0 = (uint64_t)blk * bl_shape_size(t->out);
+        }
         if (l->kind == BL_LAYER_DENSE) {
             int whole = last || c->mode == MODE_FILL || c->target == s->li;
             uint32_t chunk = whole ? l->rows : DENSE_CHUNK;
@@ -726,7 +758,7 @@ static void block_task(void *vctx, size_t blk, int worker)
                     finish(c, l, nm, b0, nb);
                     return;
                 }
-                thresh_pack(&e->k, nm, nj, t->tau + j0, t->dir + j0, nxt, j0, ws->masks);
+                thresh_pack(&e->k, nm, nj, t->tau + j0, t->dir + j0, nxt, j0, ws->masks, &af, j0);
             }
             if (c->target == s->li)
                 return;
@@ -770,7 +802,8 @@ static void block_task(void *vctx, size_t blk, int worker)
                         conv_pixel(e, l, cur, D, ws->dp, ws->combo, y, x, ws->nm);
                     }
                     size_t base = s->cons_conv ? p * s->cons_wpt * 64 : p * C;
-                    thresh_pack(&e->k, ws->nm, C, t->tau, t->dir, nxt, base, ws->masks);
+                    thresh_pack(&e->k, ws->nm, C, t->tau, t->dir, nxt, base, ws->masks, &af,
+                                p * C);
                 }
             if (s->pool >= 0 && c->target == s->pool)
                 return;
@@ -989,5 +1022,39 @@ int bl_engine_predict_cached(bl_engine *e, const bl_cache *c, const bl_model *fa
     free(fl.nplus);
     free(fl.add);
     free(fl.feat);
+    return 0;
+}
+
+int bl_engine_set_activation_faults(bl_engine *e, const double *rate_per_layer, uint64_t seed,
+                                    bl_error *err)
+{
+    if (!e)
+        return bl_error_set(err, BL_EINVAL, "activation faults: no engine");
+    double *r = NULL;
+    if (rate_per_layer) {
+        int any = 0;
+        for (uint32_t i = 0; i < e->arch.nlayers; i++) {
+            double p = rate_per_layer[i];
+            if (!(p >= 0 && p <= 1))
+                return bl_error_set(err, BL_ERANGE, "activation faults: layer %s: rate %g "
+                                    "outside [0, 1]", e->arch.layers[i].name, p);
+            if (p > 0 && e->arch.layers[i].kind != BL_LAYER_THRESH)
+                return bl_error_set(err, BL_EINVAL, "activation faults: layer %s is a %s layer, "
+                                    "not a threshold", e->arch.layers[i].name,
+                                    bl_layer_kind_name(e->arch.layers[i].kind));
+            any |= p > 0;
+        }
+        if (any) {
+            r = malloc(e->arch.nlayers * sizeof *r);
+            if (!r)
+                return bl_error_set(err, BL_ENOMEM, "out of memory");
+            memcpy(r, rate_per_layer, e->arch.nlayers * sizeof *r);
+        }
+    }
+    pthread_mutex_lock(&e->lock);
+    free(e->act_rate);
+    e->act_rate = r;
+    e->act_seed = seed;
+    pthread_mutex_unlock(&e->lock);
     return 0;
 }

@@ -89,6 +89,19 @@ void bl_cache_free(bl_cache *c);
 int bl_engine_predict_cached(bl_engine *e, const bl_cache *c, const bl_model *faulty,
                              int32_t *pred, bl_error *err);
 
+/* Activation faults (fault target "activations"): from now on, every
+ * prediction of this engine flips the +-1 output of neuron n (HWC index
+ * in the THRESH layer's output) for input i (its index in the bl_inputs)
+ * of THRESH layer L iff u < rate_per_layer[L], where u is the coupled
+ * uniform (src/base/coupled.h) of stream (seed, bl_coupled_stream(L, 2))
+ * at bit ((i / 64) * neurons_of_L + n) * 64 + i % 64.  rate_per_layer has
+ * one entry per model layer (non-zero only for THRESH layers; see
+ * bl_fault_activation_rates); NULL or all zeros turns faults off.  Exact
+ * and identical for every SIMD level and thread count; applies to
+ * predict, scores, preacts, eval and predict_cached. */
+int bl_engine_set_activation_faults(bl_engine *e, const double *rate_per_layer, uint64_t seed,
+                                    bl_error *err);
+
 /* The float reference (reference.c): a plain, obviously correct forward
  * pass in float over +-1 values, one input at a time, no packing and no
  * SIMD.  Writes the pre-activations of every weight/pool layer when

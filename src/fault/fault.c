@@ -6,8 +6,11 @@
  *                         flips to 0 iff u < p10 (same u for both).
  *            p, ratio     ratio form: p01 = p, p10 = p / ratio.
  *   stuck    p0, p1       a bit is stuck at 0 iff u < p0, stuck at 1 iff
- *                         p0 <= u < p0 + p1 (p0 + p1 <= 1); a stuck bit
- *                         changes only when it held the other value.
+ *                         u >= 1 - p1 (p0 + p1 <= 1, so never both); a
+ *                         stuck bit changes only when it held the other
+ *                         value.  Both sets grow with their own rate, so
+ *                         stuck-at bits stay stuck at the same value when
+ *                         either rate grows (coupled).
  * Where a rule applies, the uniforms come from the stream (seed, layer,
  * target) of the storing layer (src/base/coupled.h), bit index = position
  * in the stored words (row r, word k, bit j: (r * words_per_row + k) * 64
@@ -110,7 +113,7 @@ int bl_fault_registry_new(bl_fault_registry **out, bl_error *err)
                                "asymmetric flips: 0->1 iff u < p01, 1->0 iff u < p10 "
                                "(or p01 = p, p10 = p/ratio)");
     bl_fault_kind *s = builtin(KIND_STUCK, "stuck",
-                               "stuck-at: 0 iff u < p0, 1 iff p0 <= u < p0+p1");
+                               "stuck-at: 0 iff u < p0, 1 iff u >= 1 - p1");
     if (b) {
         addp(b, "p", 0, 0, 1, "bit error rate: probability that a bit flips");
     }
@@ -533,11 +536,13 @@ int bl_fault_spec_parse(const bl_fault_registry *reg, const char *text, const bl
 /* Shortest decimal that reads back as the same double. */
 static void fmt_double(char *buf, size_t n, double v)
 {
+    char best[40] = "", t[40];
     for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            return;
+        snprintf(t, sizeof t, "%.*g", prec, v);
+        if (strtod(t, NULL) == v && (!best[0] || strlen(t) < strlen(best)))
+            memcpy(best, t, sizeof t);
     }
+    snprintf(buf, n, "%s", best);
 }
 
 char *bl_fault_spec_format(const bl_fault_spec *spec)
@@ -767,9 +772,9 @@ static void apply_builtin(const rule *r, const fault_view *v, uint64_t seed, uin
     switch (r->kind->type) {
     case KIND_BITFLIP: ra = r->v[0]; break;
     case KIND_ASYM: asym_rates(r, &ra, &rb); break;
-    case KIND_STUCK: ra = r->v[0]; rb = r->v[0] + r->v[1]; break;
+    case KIND_STUCK: ra = r->v[0]; rb = 1.0 - r->v[1]; break;
     }
-    if (ra <= 0 && rb <= 0)
+    if (ra <= 0 && (r->kind->type == KIND_STUCK ? rb >= 1 : rb <= 0))
         return;
     for (size_t w0 = 0; w0 < nw; w0 += CHUNK) {
         size_t n = nw - w0 < CHUNK ? nw - w0 : CHUNK;
@@ -797,13 +802,10 @@ static void apply_builtin(const rule *r, const fault_view *v, uint64_t seed, uin
                 if (++k == v->wpr) k = 0;
             }
             break;
-        case KIND_STUCK:
-            if (rb > 0)
-                bl_coupled_mask(seed, stream, rb, w0, n, m1);
-            else
-                memset(m1, 0, n * 8);
+        case KIND_STUCK: /* m1 = u < 1 - p1, so stuck at 1 = ~m1 */
+            bl_coupled_mask(seed, stream, rb, w0, n, m1);
             for (size_t i = 0; i < n; i++) {
-                uint64_t s0 = m0[i] & v->real[k], s1 = m1[i] & ~m0[i] & v->real[k];
+                uint64_t s0 = m0[i] & v->real[k], s1 = ~m1[i] & ~m0[i] & v->real[k];
                 w[i] = (w[i] & ~s0) | s1;
                 if (++k == v->wpr) k = 0;
             }

@@ -28,7 +28,8 @@
  *   asym:p01,p10     a stored 0 becomes 1 iff u < p01, a stored 1 becomes 0
  *                    iff u < p10 (the same u: coupled in both rates).
  *   asym:p,ratio     ratio form: p01 = p, p10 = p / ratio (default 1).
- *   stuck:p0,p1      stuck at 0 iff u < p0, stuck at 1 iff p0 <= u < p0+p1.
+ *   stuck:p0,p1      stuck at 0 iff u < p0, stuck at 1 iff u >= 1 - p1
+ *                    (p0 + p1 <= 1); each set grows with its own rate.
  * Activations support bitflip only (the engine flips the +-1 outputs of
  * each THRESH layer; bl_engine_set_activation_faults).  Rates have a
  * resolution of 2^-32 (src/base/coupled.h).
