@@ -9,6 +9,8 @@
 #include "bnn/engine.h"
 #include "cli/cli.h"
 #include "data/dataset.h"
+#include "jobs/campaign_job.h"
+#include "study/stats.h"
 
 static double now(void)
 {
@@ -31,8 +33,12 @@ static void human_rate(double v, char *buf, size_t n)
 int cmd_eval(int argc, char **argv)
 {
     const char *model_arg = NULL, *data_arg = NULL, *simd_arg = NULL;
-    long limit = 0, threads = 0, repeat = 1;
-    int json = 0;
+    long limit = 0, threads = 0, repeat = 1, seed = 1, reps = 1, max_reps = 0;
+    int json = 0, have_reps = 0;
+    double ci_width = 0;
+    const char *fault = NULL;
+    char *plugins[64];
+    int np = 0;
     static const struct option longopts[] = {
         { "model", required_argument, NULL, 'm' },
         { "data", required_argument, NULL, 'd' },
@@ -41,12 +47,18 @@ int cmd_eval(int argc, char **argv)
         { "simd", required_argument, NULL, 's' },
         { "repeat", required_argument, NULL, 'r' },
         { "json", no_argument, NULL, 'j' },
+        { "fault", required_argument, NULL, 'f' },
+        { "seed", required_argument, NULL, 'S' },
+        { "reps", required_argument, NULL, 'R' },
+        { "ci-width", required_argument, NULL, 'w' },
+        { "max-reps", required_argument, NULL, 'M' },
+        { "plugin", required_argument, NULL, 'p' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:d:n:t:s:r:jh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:d:n:t:s:r:jf:S:R:w:M:p:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': model_arg = optarg; break;
         case 'd': data_arg = optarg; break;
@@ -69,9 +81,38 @@ int cmd_eval(int argc, char **argv)
                                        optarg);
             break;
         case 'j': json = 1; break;
+        case 'f': fault = optarg; break;
+        case 'S':
+            if (cli_parse_long(optarg, 0, 1L << 62, &seed))
+                return cli_usage_error("eval", "--seed wants a non-negative integer, not '%s'",
+                                       optarg);
+            break;
+        case 'R':
+            if (cli_parse_long(optarg, 1, 100000, &reps))
+                return cli_usage_error("eval", "--reps wants 1..100000, not '%s'", optarg);
+            have_reps = 1;
+            break;
+        case 'w': {
+            char *end;
+            ci_width = strtod(optarg, &end);
+            if (end == optarg || *end || !(ci_width > 0 && ci_width <= 1))
+                return cli_usage_error("eval", "--ci-width wants a half-width in (0, 1], "
+                                       "not '%s'", optarg);
+            break;
+        }
+        case 'M':
+            if (cli_parse_long(optarg, 1, 100000, &max_reps))
+                return cli_usage_error("eval", "--max-reps wants 1..100000, not '%s'", optarg);
+            break;
+        case 'p':
+            if (np == 64)
+                return cli_usage_error("eval", "at most 64 --plugin options");
+            plugins[np++] = optarg;
+            break;
         case 'h':
             printf("usage: betlab eval --model MODEL --data DATA [--limit N] [--threads T] "
-                   "[--simd LEVEL] [--repeat R] [--json]\n");
+                   "[--simd LEVEL] [--repeat R] [--json] [--fault SPEC [--seed S] "
+                   "[--reps R | --ci-width W [--max-reps R]]] [--plugin FILE.so]\n");
             return 0;
         default: return cli_usage_error("eval", "bad option");
         }
@@ -80,15 +121,24 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
     if (!model_arg || !data_arg)
         return cli_usage_error("eval", "--model and --data are required");
+    if (!fault && (have_reps || ci_width > 0 || max_reps))
+        return cli_usage_error("eval", "--reps, --ci-width and --max-reps need --fault");
+    if (have_reps && ci_width > 0)
+        return cli_usage_error("eval", "--reps and --ci-width exclude each other");
+    if (max_reps && !(ci_width > 0))
+        return cli_usage_error("eval", "--max-reps goes with --ci-width");
 
     bl_error err = { 0 };
     bl_model *m = NULL;
     bl_dataset *ds = NULL;
     bl_inputs *in = NULL;
     bl_engine *e = NULL;
+    bl_fault_registry *reg = NULL;
+    bl_campaign_result *cr = NULL;
     int rc = BL_EXIT_RUNTIME;
     double t0 = now();
-    if (cli_load_model(model_arg, &m, &err) || bl_dataset_load(data_arg, NULL, &ds, &err))
+    if (cli_fault_registry(plugins, np, &reg, &err) || cli_load_model(model_arg, &m, &err) ||
+        bl_dataset_load(data_arg, NULL, &ds, &err))
         goto fail;
     if (!bl_dataset_has_labels(ds)) {
         bl_error_set(&err, BL_EINVAL, "%s: dataset has no labels, cannot measure accuracy",
@@ -119,12 +169,47 @@ int cmd_eval(int argc, char **argv)
             best = st;
     }
     st = best;
+    /* 95% interval: Wilson over the images for the clean model or one
+     * fault map; Student-t over the maps for several (study/campaign.h) */
+    bl_ci ci;
+    int nreps = 1;
+    bl_ci_wilson(st.correct, st.images, 0.95, &ci);
+    if (fault) {
+        bl_campaign_cfg cfg = { .model = m, .inputs = in, .reg = reg, .fault = fault,
+                                .seed = (uint64_t)seed, .reps = (int)reps,
+                                .ci_width = ci_width, .max_reps = (int)max_reps, .engine = e };
+        if (bl_campaign_run_sync(&cfg, NULL, NULL, &cr, &err))
+            goto fail;
+        const bl_campaign_row *row = &cr->rows[0];
+        nreps = row->reps;
+        ci.mean = row->accuracy;
+        ci.low = row->ci_low;
+        ci.high = row->ci_high;
+        st.accuracy = row->accuracy;
+        if (nreps == 1)
+            st.correct = (size_t)row->correct[0];
+    }
     if (json) {
         json_t *o = json_object();
         json_object_set_new(o, "model", json_string(model_arg));
         json_object_set_new(o, "data", json_string(data_arg));
         json_object_set_new(o, "accuracy", json_real(st.accuracy));
-        json_object_set_new(o, "correct", json_integer((json_int_t)st.correct));
+        json_object_set_new(o, "ci_low", json_real(ci.low));
+        json_object_set_new(o, "ci_high", json_real(ci.high));
+        json_object_set_new(o, "reps", json_integer(nreps));
+        if (fault) {
+            json_t *a = json_array();
+            for (int k = 0; k < nreps; k++)
+                json_array_append_new(a, json_real(cr->rows[0].acc[k]));
+            json_object_set_new(o, "fault", json_string(fault));
+            json_object_set_new(o, "seed", json_integer((json_int_t)seed));
+            json_object_set_new(o, "accuracies", a);
+            json_object_set_new(o, "clean_accuracy", json_real(cr->clean_accuracy));
+            json_object_set_new(o, "fault_seconds", json_real(cr->fault_seconds));
+            json_object_set_new(o, "fault_eval_seconds", json_real(cr->eval_seconds));
+        }
+        if (!fault || nreps == 1)
+            json_object_set_new(o, "correct", json_integer((json_int_t)st.correct));
         json_object_set_new(o, "images", json_integer((json_int_t)st.images));
         json_object_set_new(o, "seconds", json_real(st.seconds));
         json_object_set_new(o, "images_per_s", json_real(st.images_per_s));
@@ -139,9 +224,18 @@ int cmd_eval(int argc, char **argv)
         human_rate(st.bmacs_per_s, macs, sizeof macs);
         printf("model     %s\n", model_arg);
         printf("data      %s (%zu images)\n", data_arg, st.images);
-        printf("accuracy  %.4f (%zu/%zu)\n", st.accuracy, st.correct, st.images);
-        printf("time      %.4f s%s: %simages/s, %sbinary MAC/s (%s, %d thread%s)\n", st.seconds,
-               repeat > 1 ? " (best of repeats)" : "", ips, macs,
+        if (fault) {
+            printf("fault     %s (seed %ld, %d map%s)\n", fault, seed, nreps,
+                   nreps == 1 ? "" : "s");
+            printf("accuracy  %.4f  95%% CI [%.4f, %.4f] (%s; clean %.4f)\n", st.accuracy,
+                   ci.low, ci.high, nreps == 1 ? "Wilson" : "Student-t over maps",
+                   cr->clean_accuracy);
+        } else {
+            printf("accuracy  %.4f (%zu/%zu)  95%% CI [%.4f, %.4f]\n", st.accuracy,
+                   st.correct, st.images, ci.low, ci.high);
+        }
+        printf("time      %.4f s%s%s: %simages/s, %sbinary MAC/s (%s, %d thread%s)\n", st.seconds,
+               repeat > 1 ? " (best of repeats)" : "", fault ? " (clean model)" : "", ips, macs,
                bl_simd_name(bl_engine_simd(e)), bl_engine_threads(e),
                bl_engine_threads(e) == 1 ? "" : "s");
     }
@@ -149,6 +243,8 @@ int cmd_eval(int argc, char **argv)
 fail:
     if (rc)
         cli_error("%s", err.msg);
+    bl_campaign_result_free(cr);
+    bl_fault_registry_free(reg);
     bl_engine_free(e);
     bl_inputs_free(in);
     bl_dataset_free(ds);
