@@ -50,13 +50,14 @@ static int copy_cfg(const bl_campaign_cfg *cfg, carg **out, bl_error *err)
     if (!a)
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     a->cfg = *cfg;
-    a->bers = malloc(cfg->nbers * sizeof *a->bers);
+    a->bers = cfg->nbers ? malloc(cfg->nbers * sizeof *a->bers) : NULL;
     a->fault = strdup(cfg->fault);
-    if (!a->bers || !a->fault) {
+    if ((cfg->nbers && !a->bers) || !a->fault) {
         carg_free(a);
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     }
-    memcpy(a->bers, cfg->bers, cfg->nbers * sizeof *a->bers);
+    if (cfg->nbers)
+        memcpy(a->bers, cfg->bers, cfg->nbers * sizeof *a->bers);
     a->cfg.bers = a->bers;
     a->cfg.fault = a->fault;
     *out = a;

@@ -107,7 +107,7 @@ static void fast_task(void *vctx, size_t x, int worker)
         out[l] = (int8_t *)p;
         p += (R + 7) & ~7u;
         Ks[l] = (int32_t *)p;
-        p += (size_t)R * 4;
+        p += ((size_t)R * 4 + 7) & ~(size_t)7;
         ord[l] = (uint32_t *)p;
         p += (size_t)(R + 2) * 4 * 2;
     }
@@ -241,7 +241,7 @@ static int run_fast(bl_engine *e, const bl_model *m, const bl_inputs *in, const 
         size_t cap = f.per > f.maxrows ? f.per : f.maxrows;
         f.scratch_size = 2 * cap * sizeof(chg) + f.per + 8 + 256 * sizeof(int64_t) + 64;
         for (int l = 0; l < f.ch.nd; l++)
-            f.scratch_size += ((f.ch.d[l]->rows + 7) & ~7u) + (size_t)f.ch.d[l]->rows * 4 +
+            f.scratch_size += ((f.ch.d[l]->rows + 7) & ~7u) + (size_t)f.ch.d[l]->rows * 4 + 8 +
                               (size_t)(f.ch.d[l]->rows + 2) * 8;
         f.counts = calloc((size_t)nw, sizeof *f.counts);
         f.scratch = calloc((size_t)nw, sizeof *f.scratch);
