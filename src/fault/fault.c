@@ -333,7 +333,7 @@ static int rule_check(const rule *r, const char *where, bl_error *err)
     if (k->type == KIND_PLUGIN) {
         int rc = bl_fault_plugin_check(k, r->v, err);
         if (rc)
-            return bl_error_prefix(err, "%s", where);
+            return bl_error_prefix(err, "%.*s", (int)strlen(where) - 2, where);
     }
     return 0;
 }

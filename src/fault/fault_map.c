@@ -278,7 +278,7 @@ int bl_fault_map_serialize(const bl_fault_map *map, uint8_t **buf, size_t *size,
 #define FERR(code, off, ...)                                                                  \
     do {                                                                                      \
         bl_error_set(err, code, __VA_ARGS__);                                                 \
-        bl_error_prefix(err, "%s: offset %zu: ", what, (size_t)(off));                        \
+        bl_error_prefix(err, "%s: offset %zu", what, (size_t)(off));                        \
         bl_fault_map_free(m);                                                                 \
         return code;                                                                          \
     } while (0)
