@@ -129,14 +129,6 @@ int bl_campaign_run(const bl_campaign_cfg *cfg, const bl_campaign_hooks *hooks,
     }
     if ((rc = bl_fault_spec_parse(cfg->reg, cfg->fault, m, &spec, err)))
         goto done;
-    if ((rc = bl_fault_activation_rates(spec, m, rates, err)))
-        goto done;
-    for (uint32_t i = 0; i < m->nlayers; i++)
-        if (rates[i] > 0) {
-            rc = bl_error_set(err, BL_EUNSUPPORTED, "campaign: activation faults (layer %s) are "
-                              "not supported in campaigns yet", m->layers[i].name);
-            goto done;
-        }
     if (!e) {
         bl_engine_opts o = { .threads = cfg->threads };
         if ((rc = bl_engine_new(m, &o, &own, err)))
@@ -166,6 +158,13 @@ int bl_campaign_run(const bl_campaign_cfg *cfg, const bl_campaign_hooks *hooks,
         }
         if (cfg->nbers && (rc = bl_fault_spec_set_rate(spec, row->ber, err)))
             goto done;
+        /* Activation faults happen inside the engine at inference time,
+         * with the same coupled uniforms and the same seed + rep rule. */
+        if ((rc = bl_fault_activation_rates(spec, m, rates, err)))
+            goto done;
+        int act = 0;
+        for (uint32_t i = 0; i < m->nlayers; i++)
+            act |= rates[i] > 0;
         for (int rep = 0; rep < maxr; rep++) {
             if (hooks && hooks->cancelled && hooks->cancelled(hooks->ctx)) {
                 rc = bl_error_set(err, BL_ECANCELED, "campaign cancelled at BER %g, "
@@ -190,7 +189,10 @@ int bl_campaign_run(const bl_campaign_cfg *cfg, const bl_campaign_hooks *hooks,
                 changed += st.changed[t];
             row->changed_bits += changed;
             uint64_t correct = clean_correct;
-            if (changed) {
+            if (act && (rc = bl_engine_set_activation_faults(e, rates, cfg->seed + (uint64_t)rep,
+                                                             err)))
+                goto done;
+            if (changed || act) {
                 if ((rc = bl_engine_predict_cached(e, cache, faulty, pred, err)))
                     goto done;
                 correct = 0;
@@ -212,6 +214,8 @@ int bl_campaign_run(const bl_campaign_cfg *cfg, const bl_campaign_hooks *hooks,
     r->fault = strdup(cfg->fault); /* as given: its rate is the row's BER */
     report(hooks, 1.0, "done");
 done:
+    if (e) /* leave a caller's engine without activation faults */
+        bl_engine_set_activation_faults(e, NULL, 0, NULL);
     if (r)
         r->seconds = now() - t0;
     bl_model_free(faulty);

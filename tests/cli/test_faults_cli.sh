@@ -106,6 +106,12 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
     rows "$T/out" >"$T/f2"
     check "same with 1 thread" 0 "$BL" sweep --model random:fc --data fashion-mnist:test --limit 300 --fault bitflip --ber 0,1e-3,1e-2 --reps 2 --json --threads 1
     rows "$T/out" >"$T/f1"; same "fc: thread count does not change rows" "$T/f1" "$T/f2"
+    # activation faults: applied inside the engine, same determinism
+    check "activation-fault sweep" 0 "$BL" sweep --model random:fc --data fashion-mnist:test --limit 300 --fault '*.activations=bitflip' --ber 0,0.05,0.2 --reps 2 --json --threads 2
+    rows "$T/out" >"$T/a2"
+    check "activation-fault sweep, 1 thread" 0 "$BL" sweep --model random:fc --data fashion-mnist:test --limit 300 --fault '*.activations=bitflip' --ber 0,0.05,0.2 --reps 2 --json --threads 1
+    rows "$T/out" >"$T/a1"; same "activations: thread count does not change rows" "$T/a1" "$T/a2"
+    if cmp -s "$T/a1" "$T/f1"; then echo "FAIL: activation faults changed nothing"; fails=$((fails + 1)); fi
 fi
 echo "$fails failed"
 [ "$fails" = 0 ]
