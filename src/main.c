@@ -18,6 +18,9 @@ static const bl_command commands[] = {
       "[--reg-margin LAMBDA,B] [--loss ce|mhl] [--seed S] [--threads T] [--limit N] --out MODEL "
       "[--json] [--resume CKPT]",
       "train a BNN with bit-flip injection; export a packed .bnn", cmd_train },
+    { "run", "[--no-init] FILE.lua|- [ARGS...]", "run a Lua script (the betlab module, betlab-lua(7))",
+      cmd_run },
+    { "console", "[--no-init]", "interactive Lua console (readline)", cmd_console },
     { "import", "--npz FILE --arch SPEC --out MODEL [--name NAME]",
       "convert float weights and BN parameters (numpy .npz) into a .bnn model", cmd_import },
     { "sweep",

@@ -47,6 +47,8 @@ int cmd_info(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_faults(int argc, char **argv);

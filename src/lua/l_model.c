@@ -1,0 +1,466 @@
+/* l_model.c - bl.model: BNN models as userdata (betlab.model), m:eval. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "base/paths.h"
+#include "bnn/engine.h"
+#include "fault/fault.h"
+#include "lua/lbl.h"
+#include "study/campaign.h"
+#include "study/stats.h"
+
+lbl_model *lbl_push_model(lua_State *L, bl_model *m)
+{
+    lbl_model *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->m = m;
+    u->path = NULL;
+    luaL_setmetatable(L, LBL_MODEL);
+    return u;
+}
+
+bl_model *lbl_check_model(lua_State *L, int idx)
+{
+    lbl_model *u = luaL_checkudata(L, idx, LBL_MODEL);
+    if (!u->m)
+        luaL_argerror(L, idx, "model is closed");
+    return u->m;
+}
+
+static int m_gc(lua_State *L)
+{
+    lbl_model *u = luaL_checkudata(L, 1, LBL_MODEL);
+    bl_model_free(u->m);
+    u->m = NULL;
+    free(u->path);
+    u->path = NULL;
+    return 0;
+}
+
+static void arch_string(const bl_model *m, char *buf, size_t n)
+{
+    size_t w = 0;
+    w += (size_t)snprintf(buf + w, n - w, "%ux%ux%u", m->input.h, m->input.w, m->input.c);
+    for (uint32_t i = 0; i < m->nlayers && w < n; i++) {
+        const bl_layer *l = &m->layers[i];
+        if (l->kind == BL_LAYER_DENSE)
+            w += (size_t)snprintf(buf + w, n - w, "-%u", l->rows);
+        else if (l->kind == BL_LAYER_CONV3)
+            w += (size_t)snprintf(buf + w, n - w, "-c%u", l->rows);
+        else if (l->kind == BL_LAYER_MAXPOOL2)
+            w += (size_t)snprintf(buf + w, n - w, "-p");
+    }
+}
+
+static int m_tostring(lua_State *L)
+{
+    lbl_model *u = luaL_checkudata(L, 1, LBL_MODEL);
+    if (!u->m) {
+        lua_pushliteral(L, "model (closed)");
+        return 1;
+    }
+    char arch[256];
+    arch_string(u->m, arch, sizeof arch);
+    const char *name = bl_model_meta_get(u->m, "name");
+    char buf[512];
+    snprintf(buf, sizeof buf, "model %s (%s, %u classes, %.3g Mbit, crc %08x)",
+             name ? name : (u->path ? u->path : "unnamed"), arch, u->m->nclasses,
+             (double)bl_model_stored_bits(u->m) / 1e6, bl_model_checksum(u->m));
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+static int file_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* bl.model.load(path_or_name): a .bnn file, or the name of a shipped model
+ * (models/NAME.bnn). */
+static int l_load(lua_State *L)
+{
+    const char *arg = luaL_checkstring(L, 1);
+    bl_model *m = NULL;
+    bl_error err = { 0 };
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s", arg);
+    if (!file_exists(arg) && !strchr(arg, '/')) {
+        char dir[PATH_MAX];
+        char cand[PATH_MAX + 64];
+        int found = 0;
+        if (bl_resource_dir("models", dir, sizeof dir) == 0) {
+            snprintf(cand, sizeof cand, "%s/%s%s", dir, arg,
+                     strstr(arg, ".bnn") ? "" : ".bnn");
+            if (file_exists(cand)) {
+                snprintf(path, sizeof path, "%s", cand);
+                found = 1;
+            }
+        }
+        if (!found)
+            return luaL_error(L,
+                              "bl.model.load: %s: no such model file, and no shipped model of that "
+                              "name (the shipped models are built with `make models`)",
+                              arg);
+    }
+    if (bl_model_load(path, &m, &err))
+        return lbl_fail(L, "bl.model.load", &err);
+    lbl_model *u = lbl_push_model(L, m);
+    u->path = strdup(path);
+    lbl_rec_note(L, "bl.model.load", 0, 1, 1, lua_gettop(L));
+    return 1;
+}
+
+/* bl.model.random(spec [, seed]): architecture spec with seeded random
+ * weights (what `random:SPEC@SEED` means on the command line). */
+static int l_random(lua_State *L)
+{
+    const char *spec = luaL_checkstring(L, 1);
+    lua_Integer seed = luaL_optinteger(L, 2, 1);
+    luaL_argcheck(L, seed >= 0, 2, "seed must be >= 0");
+    bl_model *m;
+    bl_error err = { 0 };
+    if (bl_model_from_spec(spec, NULL, &m, &err))
+        return lbl_fail(L, "bl.model.random", &err);
+    bl_model_randomize(m, (uint64_t)seed);
+    char name[300];
+    snprintf(name, sizeof name, "random:%s@%lld", spec, (long long)seed);
+    bl_model_meta_set(m, "name", name);
+    lbl_push_model(L, m);
+    lbl_rec_note(L, "bl.model.random", 0, 1, lua_isnoneornil(L, 2) ? 1 : 2, lua_gettop(L));
+    return 1;
+}
+
+/* bl.model.import_npz(path, spec) */
+static int l_import(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    const char *spec = luaL_checkstring(L, 2);
+    bl_model *m;
+    bl_error err = { 0 };
+    if (bl_model_import_npz(path, spec, &m, &err))
+        return lbl_fail(L, "bl.model.import_npz", &err);
+    lbl_push_model(L, m);
+    lbl_rec_note(L, "bl.model.import_npz", 0, 1, 2, lua_gettop(L));
+    return 1;
+}
+
+static int m_save(lua_State *L)
+{
+    bl_model *m = lbl_check_model(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    bl_error err = { 0 };
+    if (bl_model_save(m, path, &err))
+        return lbl_fail(L, "save", &err);
+    lbl_rec_note(L, "save", 1, 1, 2, 0);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static void push_shape(lua_State *L, bl_shape s)
+{
+    lua_createtable(L, 3, 0);
+    lua_pushinteger(L, s.h);
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, s.w);
+    lua_rawseti(L, -2, 2);
+    lua_pushinteger(L, s.c);
+    lua_rawseti(L, -2, 3);
+}
+
+static int m_info(lua_State *L)
+{
+    lbl_model *u = luaL_checkudata(L, 1, LBL_MODEL);
+    bl_model *m = lbl_check_model(L, 1);
+    char arch[256];
+    arch_string(m, arch, sizeof arch);
+    lua_createtable(L, 0, 12);
+    const char *name = bl_model_meta_get(m, "name");
+    lua_pushstring(L, name ? name : "");
+    lua_setfield(L, -2, "name");
+    if (u->path) {
+        lua_pushstring(L, u->path);
+        lua_setfield(L, -2, "path");
+    }
+    lua_pushstring(L, arch);
+    lua_setfield(L, -2, "arch");
+    push_shape(L, m->input);
+    lua_setfield(L, -2, "input");
+    lua_pushinteger(L, m->nclasses);
+    lua_setfield(L, -2, "classes");
+    lua_pushinteger(L, m->nlayers);
+    lua_setfield(L, -2, "layers");
+    lua_pushinteger(L, (lua_Integer)bl_model_stored_bits(m));
+    lua_setfield(L, -2, "stored_bits");
+    lua_pushinteger(L, (lua_Integer)bl_model_macs(m));
+    lua_setfield(L, -2, "macs");
+    lua_pushinteger(L, bl_model_checksum(m));
+    lua_setfield(L, -2, "checksum");
+    lua_pushnumber(L, m->input_scale);
+    lua_setfield(L, -2, "input_scale");
+    lua_pushinteger(L, m->input_zero);
+    lua_setfield(L, -2, "input_zero");
+    lua_createtable(L, 0, (int)m->nmeta);
+    for (uint32_t i = 0; i < m->nmeta; i++) {
+        lua_pushstring(L, m->meta[i].value);
+        lua_setfield(L, -2, m->meta[i].key);
+    }
+    lua_setfield(L, -2, "meta");
+    return 1;
+}
+
+static int m_layers(lua_State *L)
+{
+    bl_model *m = lbl_check_model(L, 1);
+    lua_createtable(L, (int)m->nlayers, 0);
+    for (uint32_t i = 0; i < m->nlayers; i++) {
+        const bl_layer *l = &m->layers[i];
+        lua_createtable(L, 0, 8);
+        lua_pushstring(L, l->name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, bl_layer_kind_name(l->kind));
+        lua_setfield(L, -2, "kind");
+        push_shape(L, l->in);
+        lua_setfield(L, -2, "input");
+        push_shape(L, l->out);
+        lua_setfield(L, -2, "output");
+        if (l->kind == BL_LAYER_DENSE || l->kind == BL_LAYER_CONV3) {
+            lua_pushinteger(L, l->rows);
+            lua_setfield(L, -2, "rows");
+            lua_pushinteger(L, l->cols);
+            lua_setfield(L, -2, "cols");
+            lua_pushboolean(L, l->real_input);
+            lua_setfield(L, -2, "real_input");
+        }
+        lua_pushinteger(L, (lua_Integer)bl_layer_stored_bits(l));
+        lua_setfield(L, -2, "stored_bits");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+static int m_checksum(lua_State *L)
+{
+    lua_pushinteger(L, bl_model_checksum(lbl_check_model(L, 1)));
+    return 1;
+}
+
+/* m:meta([key]): the metadata table, or one value (nil when absent). */
+static int m_meta(lua_State *L)
+{
+    bl_model *m = lbl_check_model(L, 1);
+    if (lua_isnoneornil(L, 2)) {
+        lua_createtable(L, 0, (int)m->nmeta);
+        for (uint32_t i = 0; i < m->nmeta; i++) {
+            lua_pushstring(L, m->meta[i].value);
+            lua_setfield(L, -2, m->meta[i].key);
+        }
+        return 1;
+    }
+    const char *v = bl_model_meta_get(m, luaL_checkstring(L, 2));
+    if (v)
+        lua_pushstring(L, v);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int m_set_meta(lua_State *L)
+{
+    bl_model *m = lbl_check_model(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    const char *v = luaL_checkstring(L, 3);
+    luaL_argcheck(L, *k, 2, "key must not be empty");
+    if (bl_model_meta_set(m, k, v))
+        return luaL_error(L, "set_meta: out of memory");
+    lbl_rec_note(L, "set_meta", 1, 1, 3, 0);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_clone(lua_State *L)
+{
+    bl_model *m = lbl_check_model(L, 1);
+    bl_model *c;
+    bl_error err = { 0 };
+    if (bl_model_clone(m, &c, &err))
+        return lbl_fail(L, "clone", &err);
+    lbl_push_model(L, c);
+    lbl_rec_note(L, "clone", 1, 1, 1, lua_gettop(L));
+    return 1;
+}
+
+static void camp_progress(void *ctx, double fraction, const char *msg)
+{
+    lbl_progress *p = ctx;
+    lua_pushnumber(p->L, fraction);
+    lua_pushstring(p->L, msg ? msg : "");
+    lbl_progress_call(p, 2);
+}
+
+static int camp_cancelled(void *ctx) { return lbl_progress_stop(ctx); }
+
+/* m:eval(ds [, {fault=, seed=, reps=, ci_width=, max_reps=, threads=,
+ * limit=, on_progress=}]).  Without a fault: one clean evaluation, Wilson
+ * interval.  With one: the campaign of study/campaign.h at the spec's own
+ * rates (the numbers of `betlab eval --fault`). */
+static int m_eval(lua_State *L)
+{
+    const char *fn = "eval";
+    bl_model *m = lbl_check_model(L, 1);
+    bl_dataset *ds = lbl_check_dataset(L, 2);
+    int o = lbl_opt_table(L, 3);
+    static const char *const keys[] = { "fault", "seed", "reps", "ci_width", "max_reps",
+                                        "threads", "limit", "on_progress", NULL };
+    lbl_opt_keys(L, o, "eval", keys);
+    uint64_t seed = lbl_opt_seed(L, o, fn, "seed", 1);
+    int reps = (int)lbl_opt_int(L, o, fn, "reps", 1, 1, 100000);
+    int max_reps = (int)lbl_opt_int(L, o, fn, "max_reps", 0, 0, 100000);
+    double ci_width = lbl_opt_number(L, o, fn, "ci_width", 0);
+    if (ci_width < 0 || ci_width >= 1)
+        luaL_error(L, "eval: field 'ci_width' must be in [0, 1)");
+    int threads = lbl_threads(L, o, fn);
+    size_t limit = (size_t)lbl_opt_int(L, o, fn, "limit", 0, 0, LUA_MAXINTEGER);
+    if (!bl_dataset_has_labels(ds))
+        luaL_argerror(L, 2, "dataset has no labels");
+    int fidx = 0;
+    if (o && lua_getfield(L, o, "on_progress") != LUA_TNIL) {
+        if (!lua_isfunction(L, -1))
+            luaL_error(L, "eval: field 'on_progress' must be a function, got %s",
+                       luaL_typename(L, -1));
+        fidx = lua_gettop(L);
+    } else if (o)
+        lua_pop(L, 1);
+    const char *fault = NULL;
+    if (o && lua_getfield(L, o, "fault") != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TSTRING && !luaL_testudata(L, -1, LBL_FAULT))
+            luaL_error(L, "eval: field 'fault' must be a fault spec string or a fault object, "
+                          "got %s", luaL_typename(L, -1));
+        int owned;
+        struct bl_fault_spec *spec = lbl_check_fault(L, lua_gettop(L), m, "eval: field 'fault'",
+                                                     &owned);
+        char *t = bl_fault_spec_format(spec);
+        if (owned)
+            bl_fault_spec_free(spec);
+        if (!t)
+            return luaL_error(L, "eval: out of memory");
+        lua_pushstring(L, t);
+        free(t);
+        fault = lua_tostring(L, -1);
+    } else if (o)
+        lua_pop(L, 1);
+    bl_fault_registry *reg = fault ? lbl_faults(L) : NULL;
+    lbl_progress prog;
+    lbl_progress_init(&prog, L, fidx);
+
+    /* nothing below raises a Lua error until the cleanup */
+    bl_error err = { 0 };
+    bl_engine *e = NULL;
+    bl_inputs *in = NULL;
+    bl_campaign_result *cr = NULL;
+    bl_eval_stats st = { 0 };
+    size_t images = 0;
+    bl_engine_opts eo = { .threads = threads, .simd = -1, .simd_set = 0 };
+    int rc = bl_engine_new(m, &eo, &e, &err);
+    if (!rc)
+        rc = bl_inputs_prepare(m, ds, limit, &in, &err);
+    if (!rc)
+        images = bl_inputs_count(in);
+    if (!rc && !fault)
+        rc = bl_engine_eval(e, m, in, &st, &err);
+    if (!rc && fault) {
+        bl_campaign_cfg cfg = { .model = m, .inputs = in, .reg = reg, .fault = fault,
+                                .bers = NULL, .nbers = 0, .seed = seed, .reps = reps,
+                                .ci_width = ci_width, .max_reps = max_reps, .threads = threads,
+                                .engine = e };
+        bl_campaign_hooks hooks = { camp_progress, camp_cancelled, &prog };
+        rc = bl_campaign_run(&cfg, &hooks, &cr, &err);
+        if (!rc && lbl_interrupted())
+            rc = BL_ECANCELED;
+    }
+    bl_inputs_free(in);
+    bl_engine_free(e);
+    if (rc) {
+        bl_campaign_result_free(cr);
+        lbl_progress_finish(&prog, rc, "eval", &err);
+    }
+    lua_createtable(L, 0, 12);
+    if (!fault) {
+        bl_ci ci;
+        bl_ci_wilson(st.correct, st.images, 0.95, &ci);
+        lua_pushnumber(L, st.accuracy);
+        lua_setfield(L, -2, "accuracy");
+        lua_pushnumber(L, ci.low);
+        lua_setfield(L, -2, "ci_low");
+        lua_pushnumber(L, ci.high);
+        lua_setfield(L, -2, "ci_high");
+        lua_pushinteger(L, (lua_Integer)st.correct);
+        lua_setfield(L, -2, "correct");
+        lua_pushinteger(L, 1);
+        lua_setfield(L, -2, "reps");
+        lua_pushnumber(L, st.images_per_s);
+        lua_setfield(L, -2, "images_per_s");
+        lua_pushnumber(L, st.seconds);
+        lua_setfield(L, -2, "seconds");
+        lua_createtable(L, 1, 0);
+        lua_pushnumber(L, st.accuracy);
+        lua_rawseti(L, -2, 1);
+        lua_setfield(L, -2, "accuracies");
+    } else {
+        const bl_campaign_row *row = &cr->rows[0];
+        lua_pushnumber(L, row->accuracy);
+        lua_setfield(L, -2, "accuracy");
+        lua_pushnumber(L, row->ci_low);
+        lua_setfield(L, -2, "ci_low");
+        lua_pushnumber(L, row->ci_high);
+        lua_setfield(L, -2, "ci_high");
+        lua_pushinteger(L, row->reps);
+        lua_setfield(L, -2, "reps");
+        lua_pushnumber(L, cr->eval_seconds > 0 ? (double)images * row->reps / cr->eval_seconds
+                                               : 0);
+        lua_setfield(L, -2, "images_per_s");
+        lua_pushnumber(L, cr->seconds);
+        lua_setfield(L, -2, "seconds");
+        lua_pushnumber(L, cr->clean_accuracy);
+        lua_setfield(L, -2, "clean_accuracy");
+        lua_pushinteger(L, (lua_Integer)row->changed_bits);
+        lua_setfield(L, -2, "changed_bits");
+        lua_pushinteger(L, (lua_Integer)seed);
+        lua_setfield(L, -2, "seed");
+        lua_pushstring(L, fault);
+        lua_setfield(L, -2, "fault");
+        lua_createtable(L, row->reps, 0);
+        for (int r = 0; r < row->reps; r++) {
+            lua_pushnumber(L, row->acc[r]);
+            lua_rawseti(L, -2, r + 1);
+        }
+        lua_setfield(L, -2, "accuracies");
+        bl_campaign_result_free(cr);
+    }
+    lua_pushinteger(L, (lua_Integer)images);
+    lua_setfield(L, -2, "images");
+    lbl_rec_note(L, "eval", 1, 1, o ? 3 : 2, lua_gettop(L));
+    return 1;
+}
+
+void lbl_open_model(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        { "save", m_save },         { "info", m_info },   { "layers", m_layers },
+        { "checksum", m_checksum }, { "meta", m_meta },   { "set_meta", m_set_meta },
+        { "clone", m_clone },       { "eval", m_eval },   { "close", m_gc },
+        { NULL, NULL },
+    };
+    static const luaL_Reg meta[] = {
+        { "__gc", m_gc }, { "__close", m_gc }, { "__tostring", m_tostring }, { NULL, NULL },
+    };
+    lbl_newclass(L, LBL_MODEL, methods, meta, "model");
+    static const luaL_Reg fns[] = {
+        { "load", l_load }, { "random", l_random }, { "import_npz", l_import }, { NULL, NULL },
+    };
+    luaL_newlib(L, fns);
+    lua_setfield(L, -2, "model");
+}

@@ -1,0 +1,735 @@
+/* l_study.c - bl.sweep (BER campaigns), m:margins (histograms),
+ * m:flip_probability, m:importance: study/campaign.h and study/metrics.h. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "bnn/engine.h"
+#include "fault/fault.h"
+#include "lua/lbl.h"
+#include "study/campaign.h"
+#include "study/metrics.h"
+
+/* ---- sweep results ---- */
+
+typedef struct lbl_sweep {
+    bl_campaign_result *r;
+} lbl_sweep;
+
+static bl_campaign_result *check_sweep(lua_State *L, int idx)
+{
+    lbl_sweep *u = luaL_checkudata(L, idx, LBL_SWEEP);
+    if (!u->r)
+        luaL_argerror(L, idx, "sweep result is closed");
+    return u->r;
+}
+
+static int sw_gc(lua_State *L)
+{
+    lbl_sweep *u = luaL_checkudata(L, 1, LBL_SWEEP);
+    bl_campaign_result_free(u->r);
+    u->r = NULL;
+    return 0;
+}
+
+static int sw_tostring(lua_State *L)
+{
+    lbl_sweep *u = luaL_checkudata(L, 1, LBL_SWEEP);
+    if (!u->r) {
+        lua_pushliteral(L, "sweep (closed)");
+        return 1;
+    }
+    char buf[512];
+    snprintf(buf, sizeof buf, "sweep %s: %zu BERs, %zu images, seed %llu, clean accuracy %.4f",
+             u->r->fault ? u->r->fault : "?", u->r->nrows, u->r->images,
+             (unsigned long long)u->r->seed, u->r->clean_accuracy);
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+static void push_row(lua_State *L, const bl_campaign_row *row)
+{
+    lua_createtable(L, 0, 8);
+    lua_pushnumber(L, row->ber);
+    lua_setfield(L, -2, "ber");
+    lua_pushnumber(L, row->accuracy);
+    lua_setfield(L, -2, "accuracy");
+    lua_pushnumber(L, row->ci_low);
+    lua_setfield(L, -2, "ci_low");
+    lua_pushnumber(L, row->ci_high);
+    lua_setfield(L, -2, "ci_high");
+    lua_pushinteger(L, row->reps);
+    lua_setfield(L, -2, "reps");
+    lua_pushinteger(L, (lua_Integer)row->changed_bits);
+    lua_setfield(L, -2, "changed_bits");
+    lua_createtable(L, row->reps, 0);
+    for (int k = 0; k < row->reps; k++) {
+        lua_pushnumber(L, row->acc[k]);
+        lua_rawseti(L, -2, k + 1);
+    }
+    lua_setfield(L, -2, "accuracies");
+}
+
+static int sw_rows(lua_State *L)
+{
+    bl_campaign_result *r = check_sweep(L, 1);
+    lua_createtable(L, (int)r->nrows, 0);
+    for (size_t i = 0; i < r->nrows; i++) {
+        push_row(L, &r->rows[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+static int sw_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)check_sweep(L, 1)->nrows);
+    return 1;
+}
+
+static int sw_info(lua_State *L)
+{
+    bl_campaign_result *r = check_sweep(L, 1);
+    lua_createtable(L, 0, 9);
+    lua_pushstring(L, r->fault ? r->fault : "");
+    lua_setfield(L, -2, "fault");
+    lua_pushinteger(L, (lua_Integer)r->seed);
+    lua_setfield(L, -2, "seed");
+    lua_pushinteger(L, (lua_Integer)r->images);
+    lua_setfield(L, -2, "images");
+    lua_pushnumber(L, r->clean_accuracy);
+    lua_setfield(L, -2, "clean_accuracy");
+    lua_pushnumber(L, r->seconds);
+    lua_setfield(L, -2, "seconds");
+    lua_pushnumber(L, r->fault_seconds);
+    lua_setfield(L, -2, "fault_seconds");
+    lua_pushnumber(L, r->eval_seconds);
+    lua_setfield(L, -2, "eval_seconds");
+    lua_pushinteger(L, r->threads);
+    lua_setfield(L, -2, "threads");
+    lua_pushinteger(L, (lua_Integer)r->nrows);
+    lua_setfield(L, -2, "rows");
+    return 1;
+}
+
+static int sw_save_csv(lua_State *L)
+{
+    bl_campaign_result *r = check_sweep(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    bl_error err = { 0 };
+    if (bl_campaign_save_csv(r, path, &err))
+        return lbl_fail(L, "save_csv", &err);
+    lbl_rec_note(L, "save_csv", 1, 1, 2, 0);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int sw_csv(lua_State *L)
+{
+    char *t = bl_campaign_to_csv(check_sweep(L, 1));
+    if (!t)
+        return luaL_error(L, "csv: out of memory");
+    lua_pushstring(L, t);
+    free(t);
+    return 1;
+}
+
+static char *sweep_json(bl_campaign_result *r)
+{
+    json_t *j = bl_campaign_to_json(r, 1);
+    if (!j)
+        return NULL;
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    return s;
+}
+
+static int sw_json(lua_State *L)
+{
+    char *s = sweep_json(check_sweep(L, 1));
+    if (!s)
+        return luaL_error(L, "json: out of memory");
+    lua_pushstring(L, s);
+    free(s);
+    return 1;
+}
+
+static int sw_save_json(lua_State *L)
+{
+    bl_campaign_result *r = check_sweep(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    char *s = sweep_json(r);
+    if (!s)
+        return luaL_error(L, "save_json: out of memory");
+    size_t n = strlen(s);
+    s[n] = 0;
+    bl_error err = { 0 };
+    int rc = bl_file_write_atomic(path, s, n, &err);
+    if (!rc)
+        rc = 0;
+    free(s);
+    if (rc)
+        return lbl_fail(L, "save_json", &err);
+    lbl_rec_note(L, "save_json", 1, 1, 2, 0);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* sw:table(): aligned text table (what `betlab sweep` prints). */
+static int sw_table(lua_State *L)
+{
+    bl_campaign_result *r = check_sweep(L, 1);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return luaL_error(L, "table: out of memory");
+    bl_campaign_print_table(r, f);
+    fclose(f);
+    lua_pushlstring(L, buf, len);
+    free(buf);
+    return 1;
+}
+
+static void sweep_progress(void *ctx, double fraction, const char *msg)
+{
+    lbl_progress *p = ctx;
+    lua_pushnumber(p->L, fraction);
+    lua_pushstring(p->L, msg ? msg : "");
+    lbl_progress_call(p, 2);
+}
+
+static int sweep_cancelled(void *ctx) { return lbl_progress_stop(ctx); }
+
+static int get_fn(lua_State *L, int o, const char *fn, const char *name)
+{
+    if (o && lua_getfield(L, o, name) != LUA_TNIL) {
+        if (!lua_isfunction(L, -1))
+            luaL_error(L, "%s: field '%s' must be a function, got %s", fn, name,
+                       luaL_typename(L, -1));
+        return lua_gettop(L);
+    }
+    if (o)
+        lua_pop(L, 1);
+    return 0;
+}
+
+/* bl.sweep{model=, data=, fault=, ber=, reps=, ci_width=, min_reps=,
+ * max_reps=, seed=, threads=, limit=, on_progress=} */
+static int l_sweep(lua_State *L)
+{
+    const char *fn = "bl.sweep";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = { "model", "data", "fault", "ber", "reps", "ci_width",
+                                        "min_reps", "max_reps", "seed", "threads", "limit",
+                                        "on_progress", NULL };
+    lbl_opt_keys(L, 1, fn, keys);
+    if (lua_getfield(L, 1, "model") == LUA_TNIL || !luaL_testudata(L, -1, LBL_MODEL))
+        luaL_error(L, "%s: field 'model' must be a model, got %s", fn, luaL_typename(L, -1));
+    bl_model *m = lbl_check_model(L, -1);
+    if (lua_getfield(L, 1, "data") == LUA_TNIL || !luaL_testudata(L, -1, LBL_DATASET))
+        luaL_error(L, "%s: field 'data' must be a dataset, got %s", fn, luaL_typename(L, -1));
+    bl_dataset *ds = lbl_check_dataset(L, -1);
+    if (!bl_dataset_has_labels(ds))
+        luaL_error(L, "%s: field 'data' must be a labelled dataset", fn);
+    const char *fault = "bitflip";
+    if (lua_getfield(L, 1, "fault") != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TSTRING && !luaL_testudata(L, -1, LBL_FAULT))
+            luaL_error(L, "%s: field 'fault' must be a fault spec string or a fault object, got %s",
+                       fn, luaL_typename(L, -1));
+        if (lua_type(L, -1) == LUA_TSTRING)
+            fault = lua_tostring(L, -1);
+        else {
+            int owned;
+            struct bl_fault_spec *s = lbl_check_fault(L, -1, m, fn, &owned);
+            char *t = bl_fault_spec_format(s);
+            if (!t)
+                return luaL_error(L, "%s: out of memory", fn);
+            lua_pushstring(L, t);
+            free(t);
+            fault = lua_tostring(L, -1);
+        }
+    }
+    if (lua_getfield(L, 1, "ber") == LUA_TSTRING) {
+        /* "0,1e-3,0.01", "START:STOP:N" or "lin:START:STOP:N" */
+        double *b;
+        size_t nb;
+        bl_error err = { 0 };
+        if (bl_parse_ber_list(lua_tostring(L, -1), &b, &nb, &err))
+            return luaL_error(L, "%s: field 'ber': %s", fn, err.msg);
+        lua_createtable(L, (int)nb, 0);
+        for (size_t i = 0; i < nb; i++) {
+            lua_pushnumber(L, b[i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        free(b);
+        lua_setfield(L, 1, "ber");   /* keep the parsed list; the record shows numbers */
+    }
+    lua_pop(L, 1);
+    int reps = (int)lbl_opt_int(L, 1, fn, "reps", 1, 1, 100000);
+    double ci_width = lbl_opt_number(L, 1, fn, "ci_width", 0);
+    if (ci_width < 0 || ci_width >= 1)
+        luaL_error(L, "%s: field 'ci_width' must be in [0, 1)", fn);
+    int min_reps = (int)lbl_opt_int(L, 1, fn, "min_reps", 0, 0, 100000);
+    int max_reps = (int)lbl_opt_int(L, 1, fn, "max_reps", 0, 0, 100000);
+    uint64_t seed = lbl_opt_seed(L, 1, fn, "seed", 1);
+    int threads = lbl_threads(L, 1, fn);
+    size_t limit = (size_t)lbl_opt_int(L, 1, fn, "limit", 0, 0, LUA_MAXINTEGER);
+    int fidx = get_fn(L, 1, fn, "on_progress");
+    bl_fault_registry *reg = lbl_faults(L);
+    /* BER list last: it is the only allocation before the C work */
+    size_t nbers;
+    double *bers = lbl_opt_numbers(L, 1, fn, "ber", &nbers);
+    if (!bers)
+        return luaL_error(L, "%s: field 'ber' must be a list of numbers, got nil", fn);
+    for (size_t i = 0; i < nbers; i++)
+        if (!(bers[i] >= 0 && bers[i] <= 1)) {
+            free(bers);
+            return luaL_error(L, "%s: field 'ber' must hold rates in [0, 1] (item %d is %f)", fn,
+                              (int)i + 1, bers[i]);
+        }
+    lbl_sweep *u = lua_newuserdatauv(L, sizeof *u, 0);   /* may raise: bers leaks? no: */
+    u->r = NULL;
+    luaL_setmetatable(L, LBL_SWEEP);
+    int res = lua_gettop(L);
+    lbl_progress prog;
+    lbl_progress_init(&prog, L, fidx);
+    bl_error err = { 0 };
+    bl_engine *e = NULL;
+    bl_inputs *in = NULL;
+    bl_engine_opts eo = { .threads = threads, .simd = -1, .simd_set = 0 };
+    int rc = bl_engine_new(m, &eo, &e, &err);
+    if (!rc)
+        rc = bl_inputs_prepare(m, ds, limit, &in, &err);
+    if (!rc) {
+        bl_campaign_cfg cfg = { .model = m, .inputs = in, .reg = reg, .fault = fault,
+                                .bers = bers, .nbers = nbers, .seed = seed, .reps = reps,
+                                .ci_width = ci_width, .min_reps = min_reps, .max_reps = max_reps,
+                                .threads = threads, .engine = e };
+        bl_campaign_hooks hooks = { sweep_progress, sweep_cancelled, &prog };
+        rc = bl_campaign_run(&cfg, &hooks, &u->r, &err);
+        if (!rc && lbl_interrupted())
+            rc = BL_ECANCELED;
+    }
+    bl_inputs_free(in);
+    bl_engine_free(e);
+    free(bers);
+    if (rc)
+        lbl_progress_finish(&prog, rc, fn, &err);   /* u->r freed by __gc */
+    lua_settop(L, res);
+    lbl_rec_note(L, "bl.sweep", 0, 1, 1, res);
+    return 1;
+}
+
+/* ---- margins ---- */
+
+typedef struct lbl_hist {
+    int valid;
+    char layer[BL_NAME_MAX];
+    bl_margin_summary s;
+} lbl_hist;
+
+static lbl_hist *check_hist(lua_State *L, int idx)
+{
+    lbl_hist *h = luaL_checkudata(L, idx, LBL_HIST);
+    if (!h->valid)
+        luaL_argerror(L, idx, "histogram is closed");
+    return h;
+}
+
+static int h_gc(lua_State *L)
+{
+    lbl_hist *h = luaL_checkudata(L, 1, LBL_HIST);
+    if (h->valid)
+        bl_margin_summary_free(&h->s);
+    h->valid = 0;
+    return 0;
+}
+
+static int h_tostring(lua_State *L)
+{
+    lbl_hist *h = luaL_checkudata(L, 1, LBL_HIST);
+    if (!h->valid) {
+        lua_pushliteral(L, "histogram (closed)");
+        return 1;
+    }
+    char buf[256];
+    snprintf(buf, sizeof buf, "margin histogram %s: %llu values, mean %.3f, median %lld, %u bins",
+             h->layer, (unsigned long long)h->s.count, h->s.mean, (long long)h->s.q[3],
+             h->s.nbins);
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+static int h_layer(lua_State *L)
+{
+    lua_pushstring(L, check_hist(L, 1)->layer);
+    return 1;
+}
+
+static int h_summary(lua_State *L)
+{
+    lbl_hist *h = check_hist(L, 1);
+    const bl_margin_summary *s = &h->s;
+    lua_createtable(L, 0, 10);
+    lua_pushstring(L, h->layer);
+    lua_setfield(L, -2, "layer");
+    lua_pushinteger(L, (lua_Integer)s->count);
+    lua_setfield(L, -2, "count");
+    lua_pushnumber(L, s->mean);
+    lua_setfield(L, -2, "mean");
+    lua_pushinteger(L, s->min);
+    lua_setfield(L, -2, "min");
+    lua_pushinteger(L, s->max);
+    lua_setfield(L, -2, "max");
+    lua_createtable(L, 0, BL_MARGIN_NQ);
+    for (int i = 0; i < BL_MARGIN_NQ; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "q%02d", (int)(bl_margin_qlevels[i] * 100 + 0.5));
+        lua_pushinteger(L, s->q[i]);
+        lua_setfield(L, -2, k);
+    }
+    lua_setfield(L, -2, "quantiles");
+    lua_createtable(L, 0, BL_MARGIN_NK);
+    for (int i = 0; i < BL_MARGIN_NK; i++) {
+        lua_pushnumber(L, s->below[i]);
+        lua_rawseti(L, -2, bl_margin_ks[i]);
+    }
+    lua_setfield(L, -2, "below");   /* below[k] = fraction with m < 2k */
+    lua_createtable(L, 0, BL_MARGIN_NK);
+    for (int i = 0; i < BL_MARGIN_NK; i++) {
+        lua_pushnumber(L, s->flips_le[i]);
+        lua_rawseti(L, -2, bl_margin_ks[i]);
+    }
+    lua_setfield(L, -2, "flips_le"); /* flips_le[k] = fraction needing <= k flips */
+    lua_pushinteger(L, s->bin_width);
+    lua_setfield(L, -2, "bin_width");
+    return 1;
+}
+
+/* h:bins() -> list of {lo=, hi=, count=} (hi exclusive) */
+static int h_bins(lua_State *L)
+{
+    lbl_hist *h = check_hist(L, 1);
+    lua_createtable(L, (int)h->s.nbins, 0);
+    for (uint32_t i = 0; i < h->s.nbins; i++) {
+        lua_createtable(L, 0, 3);
+        lua_pushinteger(L, (lua_Integer)i * h->s.bin_width);
+        lua_setfield(L, -2, "lo");
+        lua_pushinteger(L, (lua_Integer)(i + 1) * h->s.bin_width);
+        lua_setfield(L, -2, "hi");
+        lua_pushinteger(L, (lua_Integer)h->s.hist[i]);
+        lua_setfield(L, -2, "count");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* Common set-up of the metric methods: engine + inputs + hidden layers. */
+typedef struct metric_ctx {
+    bl_engine *e;
+    bl_inputs *in;
+    bl_hidden hl[64];
+    int nh;
+} metric_ctx;
+
+static void metric_free(metric_ctx *c)
+{
+    bl_inputs_free(c->in);
+    bl_engine_free(c->e);
+    c->in = NULL;
+    c->e = NULL;
+}
+
+/* Select hidden layers: all, or the one named by opts.layer (error when
+ * unknown).  Raises before allocating. */
+static void metric_layers(lua_State *L, const bl_model *m, const char *layer, const char *fn,
+                          metric_ctx *c)
+{
+    if (layer) {
+        if (bl_hidden_find(m, layer, &c->hl[0]) < 0)
+            luaL_error(L, "%s: field 'layer': no hidden layer named '%s'", fn, layer);
+        c->nh = 1;
+    } else
+        c->nh = bl_hidden_layers(m, c->hl, 64);
+    if (c->nh <= 0)
+        luaL_error(L, "%s: the model has no hidden (BN + sign) layers", fn);
+}
+
+static int metric_prepare(const bl_model *m, const bl_dataset *ds, size_t limit, int threads,
+                          metric_ctx *c, bl_error *err)
+{
+    bl_engine_opts eo = { .threads = threads, .simd = -1, .simd_set = 0 };
+    int rc = bl_engine_new(m, &eo, &c->e, err);
+    if (!rc)
+        rc = bl_inputs_prepare(m, ds, limit, &c->in, err);
+    return rc;
+}
+
+/* m:margins(ds [, {layer=, limit=, threads=}]) -> histogram (with layer)
+ * or list of histograms (one per hidden layer). */
+static int m_margins(lua_State *L)
+{
+    const char *fn = "margins";
+    bl_model *m = lbl_check_model(L, 1);
+    bl_dataset *ds = lbl_check_dataset(L, 2);
+    int o = lbl_opt_table(L, 3);
+    static const char *const keys[] = { "layer", "limit", "threads", NULL };
+    lbl_opt_keys(L, o, fn, keys);
+    const char *layer = lbl_opt_string(L, o, fn, "layer", NULL);
+    size_t limit = (size_t)lbl_opt_int(L, o, fn, "limit", 0, 0, LUA_MAXINTEGER);
+    int threads = lbl_threads(L, o, fn);
+    metric_ctx c = { 0 };
+    metric_layers(L, m, layer, fn, &c);
+    /* result objects first (allocation may raise), filled below */
+    lua_createtable(L, c.nh, 0);
+    int list = lua_gettop(L);
+    for (int i = 0; i < c.nh; i++) {
+        lbl_hist *h = lua_newuserdatauv(L, sizeof *h, 0);
+        memset(h, 0, sizeof *h);
+        luaL_setmetatable(L, LBL_HIST);
+        snprintf(h->layer, sizeof h->layer, "%s", c.hl[i].name);
+        lua_rawseti(L, list, i + 1);
+    }
+    bl_error err = { 0 };
+    int rc = metric_prepare(m, ds, limit, threads, &c, &err);
+    for (int i = 0; !rc && i < c.nh; i++) {
+        if (lbl_interrupted()) {
+            rc = BL_ECANCELED;
+            break;
+        }
+        int32_t *pre = NULL;
+        rc = bl_hidden_preacts(c.e, m, c.in, &c.hl[i], &pre, &err);
+        lua_rawgeti(L, list, i + 1);
+        lbl_hist *h = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        if (!rc) {
+            rc = bl_margin_summarize(m, &c.hl[i], pre, bl_inputs_count(c.in), &h->s, &err);
+            if (!rc)
+                h->valid = 1;
+        }
+        free(pre);
+    }
+    metric_free(&c);
+    if (rc == BL_ECANCELED)
+        return luaL_error(L, "%s: interrupted", fn);
+    if (rc)
+        return lbl_fail(L, fn, &err);
+    if (layer)
+        lua_rawgeti(L, list, 1);
+    return 1;
+}
+
+/* m:flip_probability(ds, ber [, {layer=, limit=, measure=, seed=, reps=,
+ * threads=}]) -> list of {layer=, analytic=, measured=, ci_low=, ci_high=,
+ * reason=} (or one such table with layer). */
+static int m_flip_probability(lua_State *L)
+{
+    const char *fn = "flip_probability";
+    bl_model *m = lbl_check_model(L, 1);
+    bl_dataset *ds = lbl_check_dataset(L, 2);
+    double p = luaL_checknumber(L, 3);
+    luaL_argcheck(L, p >= 0 && p <= 1, 3, "BER must be in [0, 1]");
+    int o = lbl_opt_table(L, 4);
+    static const char *const keys[] = { "layer", "limit", "measure", "seed", "reps", "threads",
+                                        NULL };
+    lbl_opt_keys(L, o, fn, keys);
+    const char *layer = lbl_opt_string(L, o, fn, "layer", NULL);
+    size_t limit = (size_t)lbl_opt_int(L, o, fn, "limit", 0, 0, LUA_MAXINTEGER);
+    int measure = 0;
+    if (o && lua_getfield(L, o, "measure") != LUA_TNIL) {
+        if (!lua_isboolean(L, -1))
+            luaL_error(L, "%s: field 'measure' must be a boolean, got %s", fn,
+                       luaL_typename(L, -1));
+        measure = lua_toboolean(L, -1);
+    }
+    if (o)
+        lua_pop(L, 1);
+    uint64_t seed = lbl_opt_seed(L, o, fn, "seed", 1);
+    int reps = (int)lbl_opt_int(L, o, fn, "reps", 1, 1, 100000);
+    int threads = lbl_threads(L, o, fn);
+    bl_fault_registry *reg = measure ? lbl_faults(L) : NULL;
+    metric_ctx c = { 0 };
+    metric_layers(L, m, layer, fn, &c);
+    lua_createtable(L, c.nh, 0);
+    int list = lua_gettop(L);
+    for (int i = 0; i < c.nh; i++) {
+        lua_createtable(L, 0, 6);
+        lua_pushstring(L, c.hl[i].name);
+        lua_setfield(L, -2, "layer");
+        lua_pushnumber(L, p);
+        lua_setfield(L, -2, "ber");
+        lua_rawseti(L, list, i + 1);
+    }
+    luaL_checkstack(L, 8, fn);
+    bl_error err = { 0 };
+    int rc = metric_prepare(m, ds, limit, threads, &c, &err);
+    for (int i = 0; !rc && i < c.nh; i++) {
+        if (lbl_interrupted()) {
+            rc = BL_ECANCELED;
+            break;
+        }
+        int32_t *pre = NULL;
+        rc = bl_hidden_preacts(c.e, m, c.in, &c.hl[i], &pre, &err);
+        if (rc)
+            break;
+        lua_rawgeti(L, list, i + 1);   /* no allocation: pushes an existing table */
+        double frac;
+        bl_error e2 = { 0 };
+        int ra = bl_flip_fraction_analytic(m, &c.hl[i], pre, bl_inputs_count(c.in), p, &frac, &e2);
+        if (ra == 0) {
+            lua_pushnumber(L, frac);
+            lua_setfield(L, -2, "analytic");
+        } else if (ra == BL_EUNSUPPORTED) {
+            lua_pushstring(L, e2.msg);
+            lua_setfield(L, -2, "reason");
+        } else {
+            rc = ra;
+            err = e2;
+        }
+        if (!rc && measure) {
+            bl_ci ci;
+            rc = bl_flip_fraction_measured(c.e, m, c.in, &c.hl[i], reg, p, seed, reps, pre, &ci,
+                                           &err);
+            if (!rc) {
+                lua_pushnumber(L, ci.mean);
+                lua_setfield(L, -2, "measured");
+                lua_pushnumber(L, ci.low);
+                lua_setfield(L, -2, "ci_low");
+                lua_pushnumber(L, ci.high);
+                lua_setfield(L, -2, "ci_high");
+            }
+        }
+        lua_pop(L, 1);
+        free(pre);
+    }
+    metric_free(&c);
+    if (rc == BL_ECANCELED)
+        return luaL_error(L, "%s: interrupted", fn);
+    if (rc)
+        return lbl_fail(L, fn, &err);
+    if (layer)
+        lua_rawgeti(L, list, 1);
+    return 1;
+}
+
+/* m:importance(ds [, {layer=, limit=, method=, threads=}]) -> list of
+ * {layer=, n=, mean=, max=, variance=, method=, values={...}} (or one). */
+static int m_importance(lua_State *L)
+{
+    const char *fn = "importance";
+    bl_model *m = lbl_check_model(L, 1);
+    bl_dataset *ds = lbl_check_dataset(L, 2);
+    int o = lbl_opt_table(L, 3);
+    static const char *const keys[] = { "layer", "limit", "method", "threads", NULL };
+    lbl_opt_keys(L, o, fn, keys);
+    const char *layer = lbl_opt_string(L, o, fn, "layer", NULL);
+    size_t limit = (size_t)lbl_opt_int(L, o, fn, "limit", 0, 0, LUA_MAXINTEGER);
+    const char *ms = lbl_opt_string(L, o, fn, "method", "auto");
+    int method = strcmp(ms, "auto") == 0 ? BL_IMP_AUTO
+               : strcmp(ms, "fast") == 0 ? BL_IMP_FAST
+               : strcmp(ms, "brute") == 0 ? BL_IMP_BRUTE : -1;
+    if (method < 0)
+        luaL_error(L, "%s: field 'method' must be \"auto\", \"fast\" or \"brute\"", fn);
+    int threads = lbl_threads(L, o, fn);
+    metric_ctx c = { 0 };
+    metric_layers(L, m, layer, fn, &c);
+    lua_createtable(L, c.nh, 0);
+    int list = lua_gettop(L);
+    bl_error err = { 0 };
+    int rc = metric_prepare(m, ds, limit, threads, &c, &err);
+    for (int i = 0; !rc && i < c.nh; i++) {
+        if (lbl_interrupted()) {
+            rc = BL_ECANCELED;
+            break;
+        }
+        bl_importance imp = { 0 };
+        rc = bl_importance_layer(c.e, m, c.in, &c.hl[i], method, threads, &imp, &err);
+        if (rc)
+            break;
+        /* copy into a Lua table; an allocation error here would leak imp,
+         * so store the values in a userdata buffer first */
+        double *vals = NULL;
+        lua_Integer n = (lua_Integer)imp.n;
+        double mean = imp.mean, max = imp.max, var = imp.variance, secs = imp.seconds;
+        int used = imp.method;
+        vals = malloc((imp.n ? imp.n : 1) * sizeof *vals);
+        if (vals)
+            memcpy(vals, imp.imp, imp.n * sizeof *vals);
+        bl_importance_free(&imp);
+        if (!vals) {
+            rc = bl_error_set(&err, BL_ENOMEM, "out of memory");
+            break;
+        }
+        double *box = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *box, 0);
+        memcpy(box, vals, (size_t)n * sizeof *box);
+        free(vals);
+        lua_pop(L, 1);   /* box stays reachable until the next GC step: copy now */
+        lua_createtable(L, 0, 8);
+        lua_pushstring(L, c.hl[i].name);
+        lua_setfield(L, -2, "layer");
+        lua_pushinteger(L, n);
+        lua_setfield(L, -2, "n");
+        lua_pushnumber(L, mean);
+        lua_setfield(L, -2, "mean");
+        lua_pushnumber(L, max);
+        lua_setfield(L, -2, "max");
+        lua_pushnumber(L, var);
+        lua_setfield(L, -2, "variance");
+        lua_pushstring(L, used == BL_IMP_BRUTE ? "brute" : "fast");
+        lua_setfield(L, -2, "method");
+        lua_pushnumber(L, secs);
+        lua_setfield(L, -2, "seconds");
+        lua_createtable(L, (int)n, 0);
+        for (lua_Integer k = 0; k < n; k++) {
+            lua_pushnumber(L, box[k]);
+            lua_rawseti(L, -2, k + 1);
+        }
+        lua_setfield(L, -2, "values");
+        lua_rawseti(L, list, i + 1);
+    }
+    metric_free(&c);
+    if (rc == BL_ECANCELED)
+        return luaL_error(L, "%s: interrupted", fn);
+    if (rc)
+        return lbl_fail(L, fn, &err);
+    if (layer)
+        lua_rawgeti(L, list, 1);
+    return 1;
+}
+
+void lbl_open_study(lua_State *L)
+{
+    static const luaL_Reg sw_methods[] = {
+        { "rows", sw_rows },       { "info", sw_info },   { "save_csv", sw_save_csv },
+        { "save_json", sw_save_json }, { "csv", sw_csv }, { "json", sw_json },
+        { "table", sw_table },     { "close", sw_gc },    { NULL, NULL },
+    };
+    static const luaL_Reg sw_meta[] = {
+        { "__gc", sw_gc },   { "__close", sw_gc }, { "__tostring", sw_tostring },
+        { "__len", sw_len }, { NULL, NULL },
+    };
+    lbl_newclass(L, LBL_SWEEP, sw_methods, sw_meta, "sweep");
+    static const luaL_Reg h_methods[] = {
+        { "layer", h_layer }, { "summary", h_summary }, { "bins", h_bins }, { "close", h_gc },
+        { NULL, NULL },
+    };
+    static const luaL_Reg h_meta[] = {
+        { "__gc", h_gc }, { "__close", h_gc }, { "__tostring", h_tostring }, { NULL, NULL },
+    };
+    lbl_newclass(L, LBL_HIST, h_methods, h_meta, "histogram");
+    lua_pushcfunction(L, l_sweep);
+    lua_setfield(L, -2, "sweep");
+    /* model methods */
+    lua_getfield(L, -1, "_methods");
+    lua_getfield(L, -1, "model");
+    lua_pushcfunction(L, m_margins);
+    lua_setfield(L, -2, "margins");
+    lua_pushcfunction(L, m_flip_probability);
+    lua_setfield(L, -2, "flip_probability");
+    lua_pushcfunction(L, m_importance);
+    lua_setfield(L, -2, "importance");
+    lua_pop(L, 2);
+}

@@ -1,0 +1,119 @@
+/* lbl.h - shared pieces of the betlab Lua bindings (internal to src/lua).
+ *
+ * Objects are full userdata with one metatable each (names below); every
+ * metatable has __index (a method table, also exposed as bl._methods.KIND
+ * so that lua/betlab/prelude.lua can add Lua-written methods), __gc,
+ * __close and __tostring.  A closed object raises an error when used. */
+#ifndef BL_LUA_LBL_H
+#define BL_LUA_LBL_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "bnn/model.h"
+#include "data/dataset.h"
+
+#define LBL_DATASET "betlab.dataset"
+#define LBL_MODEL "betlab.model"
+#define LBL_FAULT "betlab.fault"
+#define LBL_SWEEP "betlab.sweep"
+#define LBL_HIST "betlab.histogram"
+#define LBL_CTX "betlab.ctx"
+
+typedef struct bl_exec bl_exec;
+typedef struct bl_fault_registry bl_fault_registry;
+typedef struct lbl_recorder lbl_recorder;
+
+/* Per-state context (a userdata in the registry under LBL_CTX). */
+typedef struct lbl_ctx {
+    int threads;                 /* bl.threads(): 0 = one per CPU          */
+    bl_fault_registry *faults;   /* created on first use                   */
+    lbl_recorder *rec;           /* NULL when not recording                */
+    bl_exec *exec;               /* NULL when loaded outside an executor   */
+    unsigned long serial[8];     /* recorder variable counters per kind    */
+} lbl_ctx;
+
+typedef struct lbl_dataset { bl_dataset *ds; } lbl_dataset;
+typedef struct lbl_model { bl_model *m; char *path; } lbl_model;
+
+lbl_ctx *lbl_getctx(lua_State *L);
+int lbl_interrupted(void);
+/* Raise the bl_error as a Lua error ("fn: message"); never returns. */
+int lbl_fail(lua_State *L, const char *fn, const bl_error *err);
+
+/* Objects: push new ones (taking ownership), check arguments. */
+lbl_dataset *lbl_push_dataset(lua_State *L, bl_dataset *ds);
+bl_dataset *lbl_check_dataset(lua_State *L, int idx);
+lbl_model *lbl_push_model(lua_State *L, bl_model *m);
+bl_model *lbl_check_model(lua_State *L, int idx);
+void lbl_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
+                  const luaL_Reg *meta, const char *kind);
+
+/* Option tables.  idx is the table (absolute), fn the function's name in
+ * errors ("bl.sweep", "m:eval").  Wrong types raise
+ * "FN: field 'NAME' must be WHAT". */
+void lbl_opt_keys(lua_State *L, int idx, const char *fn, const char *const *allowed);
+int lbl_opt_present(lua_State *L, int idx, const char *name);
+double lbl_opt_number(lua_State *L, int idx, const char *fn, const char *name, double def);
+lua_Integer lbl_opt_int(lua_State *L, int idx, const char *fn, const char *name,
+                        lua_Integer def, lua_Integer min, lua_Integer max);
+const char *lbl_opt_string(lua_State *L, int idx, const char *fn, const char *name,
+                           const char *def);
+/* A list of numbers: returns a malloc'ed array (count in *n) or NULL when
+ * the field is absent. */
+double *lbl_opt_numbers(lua_State *L, int idx, const char *fn, const char *name, size_t *n);
+/* Option-table argument at position arg: nil/none -> 0 (absent), table ->
+ * its absolute index, else an argument error. */
+int lbl_opt_table(lua_State *L, int arg);
+uint64_t lbl_opt_seed(lua_State *L, int idx, const char *fn, const char *name, uint64_t def);
+int lbl_threads(lua_State *L, int opts, const char *fn);
+
+/* Progress callback (a Lua function at stack index fidx, or 0): called
+ * under lua_pcall; an error in it stops the long call and is re-raised by
+ * lbl_progress_finish. */
+typedef struct lbl_progress {
+    lua_State *L;
+    int fidx;
+    int failed;      /* callback raised an error (message at errref)       */
+    int errref;
+} lbl_progress;
+void lbl_progress_init(lbl_progress *p, lua_State *L, int fidx);
+/* Push args first (nargs), then call: pops them. */
+void lbl_progress_call(lbl_progress *p, int nargs);
+int lbl_progress_stop(const lbl_progress *p); /* failed or interrupted */
+/* Cleanup done by caller first; this raises a pending callback error, or
+ * "interrupted" when rc is BL_ECANCELED, or the bl_error when rc < 0. */
+void lbl_progress_finish(lbl_progress *p, int rc, const char *fn, const bl_error *err);
+
+/* Recorder (record.c). */
+/* After a successful call: fn is "bl.data.load" (function) or "subset"
+ * (method, self at first); arguments at [first, first + nargs); result at
+ * index res (0: none).  Object results remember their origin (so they can
+ * be recreated in a record started later); when recording, a statement is
+ * appended. */
+void lbl_rec_note(lua_State *L, const char *fn, int method, int first, int nargs, int res);
+int lbl_rec_autosave(lua_State *L, const char *dir);
+void lbl_rec_free(lbl_recorder *r);
+int luaopen_betlab_record(lua_State *L);
+
+/* Submodules: each adds its functions to the module table at -1. */
+void lbl_open_data(lua_State *L);
+void lbl_open_model(lua_State *L);
+void lbl_open_fault(lua_State *L);
+void lbl_open_study(lua_State *L);
+void lbl_open_train(lua_State *L);
+void lbl_open_record(lua_State *L);
+
+/* Fault registry of this state (created on first use). */
+bl_fault_registry *lbl_faults(lua_State *L);
+/* Fault argument: a betlab.fault object or a spec string (parsed against
+ * model m, may be NULL).  Returns a spec that *owned says whether the
+ * caller must free. */
+struct bl_fault_spec *lbl_check_fault(lua_State *L, int idx, const bl_model *m, const char *fn,
+                                      int *owned);
+
+int luaopen_betlab(lua_State *L);
+
+#endif
