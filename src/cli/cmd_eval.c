@@ -9,6 +9,7 @@
 #include "bnn/engine.h"
 #include "cli/cli.h"
 #include "data/dataset.h"
+#include "fault/fault.h"
 #include "jobs/campaign_job.h"
 #include "study/stats.h"
 
@@ -30,13 +31,53 @@ static void human_rate(double v, char *buf, size_t n)
     snprintf(buf, n, "%.3g %s", v, unit[u]);
 }
 
+/* --save-map: the weight/threshold faults of repetition 0 (seed S) as a
+ * .bfm file, so another model or setting can be evaluated on exactly the
+ * same flipped bits with --map. */
+static int save_map(const bl_fault_registry *reg, const char *fault, const bl_model *m,
+                    uint64_t seed, const char *path, bl_error *err)
+{
+    bl_fault_spec *spec = NULL;
+    bl_model *faulty = NULL;
+    bl_fault_map *map = NULL;
+    int rc = bl_fault_spec_parse(reg, fault, m, &spec, err);
+    if (!rc)
+        rc = bl_model_clone(m, &faulty, err);
+    if (!rc)
+        rc = bl_fault_apply(spec, m, faulty, seed, NULL, err);
+    if (!rc)
+        rc = bl_fault_map_diff(m, faulty, &map, err);
+    if (!rc)
+        rc = bl_fault_map_save(map, path, err);
+    bl_fault_map_free(map);
+    bl_model_free(faulty);
+    bl_fault_spec_free(spec);
+    return rc;
+}
+
+/* --map: the model with a saved fault map applied (NULL map: unchanged). */
+static int apply_map(const char *path, const bl_model *m, bl_model **out, uint64_t *nbits,
+                     bl_error *err)
+{
+    bl_fault_map *map = NULL;
+    int rc = bl_fault_map_load(path, &map, err);
+    if (!rc)
+        rc = bl_model_clone(m, out, err);
+    if (!rc && (rc = bl_fault_map_apply(map, m, *out, err)))
+        bl_error_prefix(err, "%s", path);
+    if (!rc)
+        *nbits = bl_fault_map_bits(map);
+    bl_fault_map_free(map);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *model_arg = NULL, *data_arg = NULL, *simd_arg = NULL;
     long limit = 0, threads = 0, repeat = 1, seed = 1, reps = 1, max_reps = 0;
     int json = 0, have_reps = 0;
     double ci_width = 0;
-    const char *fault = NULL;
+    const char *fault = NULL, *save_map_arg = NULL, *map_arg = NULL;
     char *plugins[64];
     int np = 0;
     static const struct option longopts[] = {
@@ -53,6 +94,8 @@ int cmd_eval(int argc, char **argv)
         { "ci-width", required_argument, NULL, 'w' },
         { "max-reps", required_argument, NULL, 'M' },
         { "plugin", required_argument, NULL, 'p' },
+        { "save-map", required_argument, NULL, 'W' },
+        { "map", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -109,10 +152,13 @@ int cmd_eval(int argc, char **argv)
                 return cli_usage_error("eval", "at most 64 --plugin options");
             plugins[np++] = optarg;
             break;
+        case 'W': save_map_arg = optarg; break;
+        case 'F': map_arg = optarg; break;
         case 'h':
             printf("usage: betlab eval --model MODEL --data DATA [--limit N] [--threads T] "
                    "[--simd LEVEL] [--repeat R] [--json] [--fault SPEC [--seed S] "
-                   "[--reps R | --ci-width W [--max-reps R]]] [--plugin FILE.so]\n");
+                   "[--reps R | --ci-width W [--max-reps R]] [--save-map FILE.bfm]] "
+                   "[--map FILE.bfm] [--plugin FILE.so]\n");
             return 0;
         default: return cli_usage_error("eval", "bad option");
         }
@@ -127,6 +173,10 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error("eval", "--reps and --ci-width exclude each other");
     if (max_reps && !(ci_width > 0))
         return cli_usage_error("eval", "--max-reps goes with --ci-width");
+    if (save_map_arg && !fault)
+        return cli_usage_error("eval", "--save-map needs --fault");
+    if (map_arg && fault)
+        return cli_usage_error("eval", "--map and --fault exclude each other");
 
     bl_error err = { 0 };
     bl_model *m = NULL;
@@ -144,6 +194,16 @@ int cmd_eval(int argc, char **argv)
         bl_error_set(&err, BL_EINVAL, "%s: dataset has no labels, cannot measure accuracy",
                      data_arg);
         goto fail;
+    }
+    uint64_t map_bits = 0;
+    if (map_arg) {
+        bl_model *faulty = NULL;
+        if (apply_map(map_arg, m, &faulty, &map_bits, &err)) {
+            bl_model_free(faulty);
+            goto fail;
+        }
+        bl_model_free(m);
+        m = faulty;
     }
     if (bl_inputs_prepare(m, ds, (size_t)limit, &in, &err))
         goto fail;
@@ -188,6 +248,8 @@ int cmd_eval(int argc, char **argv)
         st.accuracy = row->accuracy;
         if (nreps == 1)
             st.correct = (size_t)row->correct[0];
+        if (save_map_arg && save_map(reg, fault, m, (uint64_t)seed, save_map_arg, &err))
+            goto fail;
     }
     if (json) {
         json_t *o = json_object();
@@ -197,6 +259,12 @@ int cmd_eval(int argc, char **argv)
         json_object_set_new(o, "ci_low", json_real(ci.low));
         json_object_set_new(o, "ci_high", json_real(ci.high));
         json_object_set_new(o, "reps", json_integer(nreps));
+        if (map_arg) {
+            json_object_set_new(o, "map", json_string(map_arg));
+            json_object_set_new(o, "map_bits", json_integer((json_int_t)map_bits));
+        }
+        if (save_map_arg)
+            json_object_set_new(o, "saved_map", json_string(save_map_arg));
         if (fault) {
             json_t *a = json_array();
             for (int k = 0; k < nreps; k++)
@@ -224,6 +292,10 @@ int cmd_eval(int argc, char **argv)
         human_rate(st.bmacs_per_s, macs, sizeof macs);
         printf("model     %s\n", model_arg);
         printf("data      %s (%zu images)\n", data_arg, st.images);
+        if (map_arg)
+            printf("fault map %s (%llu flipped bits)\n", map_arg, (unsigned long long)map_bits);
+        if (save_map_arg)
+            printf("saved     fault map of seed %ld to %s\n", seed, save_map_arg);
         if (fault) {
             printf("fault     %s (seed %ld, %d map%s)\n", fault, seed, nreps,
                    nreps == 1 ? "" : "s");

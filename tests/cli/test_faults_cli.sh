@@ -101,6 +101,19 @@ if grep -q '"name": "fc1"' "$T/out"; then echo "FAIL: --layer fc2 printed fc1"; 
 check "metrics unknown layer" 1 "$BL" metrics --model $M --data "$D" --layer fc9
 check "metrics bad --ber" 2 "$BL" metrics --model $M --data "$D" --ber 1.5
 
+# fault maps as files: the map of seed S reproduces the accuracy of that map
+check "eval --fault --save-map" 0 "$BL" eval --model $M --data "$D" --fault bitflip:p=0.05 --seed 4 --save-map "$T/f.bfm" --json
+grep '"accuracy"' "$T/out" >"$T/acc1"
+check "eval --map" 0 "$BL" eval --model $M --data "$D" --map "$T/f.bfm" --json
+grep '"accuracy"' "$T/out" >"$T/acc2"
+same "saved map reproduces the accuracy of its seed" "$T/acc1" "$T/acc2"
+check "--map with --fault is a usage error" 2 "$BL" eval --model $M --data "$D" --map "$T/f.bfm" --fault bitflip:p=0.1
+check "--save-map without --fault is a usage error" 2 "$BL" eval --model $M --data "$D" --save-map "$T/g.bfm"
+head -c 100 "$T/f.bfm" >"$T/trunc.bfm"
+check "truncated map is a runtime error" 1 "$BL" eval --model $M --data "$D" --map "$T/trunc.bfm"
+check "map of another architecture is a runtime error" 1 "$BL" eval --model random:16-40-4 --data "$D" --map "$T/f.bfm"
+contains "map error names the file" "$T/err" "f.bfm"
+
 if [ -d /usr/share/datasets/fashion-mnist ]; then
     check "sweep on FashionMNIST" 0 "$BL" sweep --model random:fc --data fashion-mnist:test --limit 300 --fault bitflip --ber 0,1e-3,1e-2 --reps 2 --json --threads 2
     rows "$T/out" >"$T/f2"
