@@ -188,11 +188,12 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz betlab plugins/*.so
 
-# The install prefix is compiled into src/base/paths.c: rebuild it when
-# PREFIX changes.
-$(BUILD)/prefix.stamp: FORCE
-	@mkdir -p $(BUILD); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
-$(BUILD)/src/base/paths.o: $(BUILD)/prefix.stamp
+# Objects depend on the compiler flags (PREFIX is one of them, compiled
+# into src/base/paths.c): a stamp file changes only when the flags do.
+$(BUILD)/flags.stamp: FORCE
+	@mkdir -p $(BUILD); echo '$(CC) $(BL_CFLAGS) $(CFLAGS)' | cmp -s - $@ || \
+	    echo '$(CC) $(BL_CFLAGS) $(CFLAGS)' > $@
+$(CORE_OBJ) $(FRONT_OBJ) $(BUILD)/src/main.o: $(BUILD)/flags.stamp
 .PHONY: FORCE
 FORCE:
 
