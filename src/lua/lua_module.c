@@ -359,6 +359,17 @@ int luaopen_betlab(lua_State *L)
     lbl_open_study(L);
     lbl_open_train(L);
     lbl_open_record(L);
+    /* submodules in package.loaded, so that errors raised in functions
+     * called through pcall name them ("betlab.data.load") */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    static const char *const subs[] = { "data", "model", "fault", "record", NULL };
+    for (int i = 0; subs[i]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "betlab.%s", subs[i]);
+        lua_getfield(L, -2, subs[i]);
+        lua_setfield(L, -2, name);
+    }
+    lua_pop(L, 1);
     load_prelude(L);
     return 1;
 }

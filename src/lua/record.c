@@ -386,6 +386,8 @@ void lbl_rec_note(lua_State *L, const char *fn, int method, int first, int nargs
     }
     sbuf expr = { 0 };
     ser_call(L, r, fn, method, first, nargs, &expr);
+    if (strcmp(fn, "bl.model.random") == 0 && nargs >= 2 && lua_isinteger(L, first + 1))
+        add_seed(r, lua_tointeger(L, first + 1));
     const char *prefix = res ? kind_prefix(L, res) : NULL;
     if (res && (prefix || lua_istable(L, res))) {
         char name[48];
