@@ -23,11 +23,11 @@ DEB_PKGS = build-essential pkg-config libncurses-dev libreadline-dev liblua5.4-d
            ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libcmocka-dev zlib1g-dev \
            libopenblas-dev libjansson-dev tmux clinfo dataset-fashion-mnist
 # pkg-config modules that must be present for the build and the tests.
-PC_MODS  = zlib jansson cmocka openblas lua5.4 readline
+PC_MODS  = zlib jansson cmocka openblas lua5.4 readline ncursesw
 
 PC_CFLAGS := $(shell pkg-config --cflags $(PC_MODS) 2>/dev/null)
 # front ends (Lua console, later the TUI) link these on top of the core
-FRONT_LIBS := $(shell pkg-config --libs lua5.4 readline 2>/dev/null)
+FRONT_LIBS := $(shell pkg-config --libs lua5.4 readline ncursesw 2>/dev/null)
 PC_LIBS   := $(shell pkg-config --libs zlib jansson openblas 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -45,10 +45,10 @@ AVX512_FLAGS = -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vpopcntdq -mav
 
 CORE_DIRS = src/base src/data src/bnn src/fault src/study src/cluster src/ocl src/jobs
 CORE_SRC  = $(foreach d,$(CORE_DIRS),$(wildcard $(d)/*.c))
-# Front ends: src/lua (the betlab Lua module, executor, console) and the
-# command line.  Everything but main.c also goes into libbetlab-front.a so
+# Front ends: src/lua (the betlab Lua module, executor, console), src/tui
+# (the ncurses workbench) and the command line.  Everything but main.c also goes into libbetlab-front.a so
 # unit tests can link it.
-FRONT_SRC = $(wildcard src/lua/*.c) $(wildcard src/cli/*.c)
+FRONT_SRC = $(wildcard src/lua/*.c) $(wildcard src/tui/*.c) $(wildcard src/cli/*.c)
 CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/%.o)
 FRONT_OBJ = $(FRONT_SRC:%.c=$(BUILD)/%.o)
 LIB       = $(BUILD)/libbetlab.a
