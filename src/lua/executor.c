@@ -121,12 +121,10 @@ static int l_print(lua_State *L)
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (int i = 1; i <= n; i++) {
-        size_t len;
-        const char *s = luaL_tolstring(L, i, &len);
         if (i > 1)
             luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL);
         luaL_addvalue(&b);
-        (void)s;
     }
     luaL_addchar(&b, '\n');
     luaL_pushresult(&b);

@@ -11,6 +11,13 @@ lbl_dataset *lbl_push_dataset(lua_State *L, bl_dataset *ds)
     lbl_dataset *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->ds = ds;
     luaL_setmetatable(L, LBL_DATASET);
+    /* Lua sees only the small userdata: tell the collector about the C
+     * memory behind it, so that garbage is collected at the pace of what
+     * it really holds */
+    size_t bytes = bl_dataset_count(ds) * bl_dataset_features(ds) *
+                   bl_dtype_size(bl_dataset_dtype(ds));
+    if (bytes >= 1024)
+        lua_gc(L, LUA_GCSTEP, (int)(bytes / 1024 > 1 << 20 ? 1 << 20 : bytes / 1024));
     return u;
 }
 

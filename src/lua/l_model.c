@@ -19,6 +19,11 @@ lbl_model *lbl_push_model(lua_State *L, bl_model *m)
     u->m = m;
     u->path = NULL;
     luaL_setmetatable(L, LBL_MODEL);
+    if (m) {   /* the collector's pace: see lbl_push_dataset */
+        size_t kb = (size_t)(bl_model_stored_bits(m) / 8 / 1024);
+        if (kb)
+            lua_gc(L, LUA_GCSTEP, (int)(kb > 1 << 20 ? 1 << 20 : kb));
+    }
     return u;
 }
 

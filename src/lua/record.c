@@ -338,6 +338,8 @@ static void ser_call(lua_State *L, lbl_recorder *r, const char *fn, int method, 
                      int nargs, sbuf *out)
 {
     int a = first;
+    if (r && strcmp(fn, "bl.model.random") == 0 && nargs >= 2 && lua_isinteger(L, first + 1))
+        add_seed(r, lua_tointeger(L, first + 1));
     if (method) {
         ser_value(L, r, first, out, 0);
         sb_printf(out, ":%s(", fn);
@@ -386,8 +388,6 @@ void lbl_rec_note(lua_State *L, const char *fn, int method, int first, int nargs
     }
     sbuf expr = { 0 };
     ser_call(L, r, fn, method, first, nargs, &expr);
-    if (strcmp(fn, "bl.model.random") == 0 && nargs >= 2 && lua_isinteger(L, first + 1))
-        add_seed(r, lua_tointeger(L, first + 1));
     const char *prefix = res ? kind_prefix(L, res) : NULL;
     if (res && (prefix || lua_istable(L, res))) {
         char name[48];
