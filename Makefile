@@ -23,18 +23,18 @@ DEB_PKGS = build-essential pkg-config libncurses-dev libreadline-dev liblua5.4-d
            ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libcmocka-dev zlib1g-dev \
            libopenblas-dev libjansson-dev tmux clinfo dataset-fashion-mnist
 # pkg-config modules that must be present for the build and the tests.
-PC_MODS  = zlib jansson cmocka openblas lua5.4 readline ncursesw
+PC_MODS  = zlib jansson cmocka openblas lua5.4 readline ncursesw OpenCL
 
 PC_CFLAGS := $(shell pkg-config --cflags $(PC_MODS) 2>/dev/null)
 # front ends (Lua console, later the TUI) link these on top of the core
 FRONT_LIBS := $(shell pkg-config --libs lua5.4 readline ncursesw 2>/dev/null)
-PC_LIBS   := $(shell pkg-config --libs zlib jansson openblas 2>/dev/null)
+PC_LIBS   := $(shell pkg-config --libs zlib jansson openblas OpenCL 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 BL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -pthread -Isrc \
-            -DBL_PREFIX='"$(PREFIX)"' -DBL_HAVE_LUA $(PC_CFLAGS) $(SAN)
+            -DBL_PREFIX='"$(PREFIX)"' -DBL_HAVE_LUA -DCL_TARGET_OPENCL_VERSION=300 $(PC_CFLAGS) $(SAN)
 LDLIBS  = $(PC_LIBS) -lm -pthread $(SAN)
 
 # SIMD variants of kernels are chosen at run time (src/base/cpu.h); only the
