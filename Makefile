@@ -181,6 +181,8 @@ install: all
 	for d in lua kernels sessions; do \
 	    install -d $(DESTDIR)$(PREFIX)/share/betlab/$$d; \
 	    for f in $$d/*; do [ -f "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/betlab/$$d/ || true; done; done
+	install -d $(DESTDIR)$(PREFIX)/share/betlab/lua/betlab
+	for f in lua/betlab/*.lua; do [ -f "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/betlab/lua/betlab/ || true; done
 	install -d $(DESTDIR)$(PREFIX)/share/betlab/models
 	for f in models/*.bnn; do [ -f "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/betlab/models/ || true; done
 	for f in plugins/*.so plugins/*.h; do [ -f "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/lib/betlab/plugins/ || true; done
