@@ -1,0 +1,25 @@
+/* backend_opencl.h - the OpenCL backend of exemplar clustering.
+ *
+ * V (converted to the chosen precision) and the minima slots stay resident
+ * on the device; calls upload only candidate indices and download gains.
+ * Device strings: "opencl", "opencl:P:D", "opencl:NAME" (src/ocl/ocl.h). */
+#ifndef BL_CLUSTER_BACKEND_OPENCL_H
+#define BL_CLUSTER_BACKEND_OPENCL_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+#include "cluster/cluster.h"
+
+int bl_cluster_opencl_new(const char *device, const bl_cluster_data *data, bl_precision prec,
+                          int nslots, bl_cluster_backend **out, bl_error *err);
+
+/* Extra (OpenCL only): S_slot := S_slot u {elems[0..count)} in one pass over
+ * V (min over the added rows, tiled like the gains), for f of a large set. */
+int bl_cluster_opencl_add_many(bl_cluster_backend *b, int slot, const uint32_t *elems,
+                               size_t count, bl_error *err);
+
+/* Extra (OpenCL only): wait for the device queue (for timing). */
+int bl_cluster_opencl_finish(bl_cluster_backend *b, bl_error *err);
+
+#endif
