@@ -286,9 +286,10 @@ static int l_sweep(lua_State *L)
         return luaL_error(L, "%s: field 'ber' must be a list of numbers, got nil", fn);
     for (size_t i = 0; i < nbers; i++)
         if (!(bers[i] >= 0 && bers[i] <= 1)) {
+            double bad = bers[i];
             free(bers);
             return luaL_error(L, "%s: field 'ber' must hold rates in [0, 1] (item %d is %f)", fn,
-                              (int)i + 1, bers[i]);
+                              (int)i + 1, bad);
         }
     lbl_sweep *u = lua_newuserdatauv(L, sizeof *u, 0);   /* may raise: bers leaks? no: */
     u->r = NULL;
