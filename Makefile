@@ -152,7 +152,7 @@ bench: $(BENCH_BIN)
 
 # --- sanitizers and fuzzing ----------------------------------------------------
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/betlab OPT=-O1 \
+	@BETLAB_SANITIZED=1 $(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/betlab OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    test
 

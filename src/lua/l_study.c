@@ -664,10 +664,12 @@ static int m_importance(lua_State *L)
             rc = bl_error_set(&err, BL_ENOMEM, "out of memory");
             break;
         }
+        /* Lua allocations below may raise: keep the values in a userdata
+         * that stays on the stack (so the GC cannot free it) until the
+         * table is built, instead of in malloc'ed memory that would leak. */
         double *box = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *box, 0);
         memcpy(box, vals, (size_t)n * sizeof *box);
         free(vals);
-        lua_pop(L, 1);   /* box stays reachable until the next GC step: copy now */
         lua_createtable(L, 0, 8);
         lua_pushstring(L, c.hl[i].name);
         lua_setfield(L, -2, "layer");
@@ -690,6 +692,7 @@ static int m_importance(lua_State *L)
         }
         lua_setfield(L, -2, "values");
         lua_rawseti(L, list, i + 1);
+        lua_pop(L, 1); /* the box */
     }
     metric_free(&c);
     if (rc == BL_ECANCELED)

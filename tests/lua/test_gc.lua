@@ -35,5 +35,11 @@ print(string.format("heap %.0f -> %.0f KiB, rss %d -> %d KiB", heap0, heap1, rss
 lt.ok(heap1 < heap0 + 64, "Lua heap does not grow")
 -- one leaked model of 64-256-256-4 is ~12 KiB and one dataset ~13 KiB:
 -- 1,000 leaks would add ~25 MB
-lt.ok(rss1 < rss0 + 4096, "RSS does not grow")
+if os.getenv("BETLAB_SANITIZED") then
+  -- ASan keeps freed memory in quarantine, so RSS grows by design there;
+  -- LeakSanitizer checks for leaks in that build instead.
+  print("RSS check skipped under sanitizers")
+else
+  lt.ok(rss1 < rss0 + 4096, "RSS does not grow")
+end
 lt.done("test_gc")
