@@ -2,6 +2,7 @@
  * Each command's work lives in src/cli/cmd_NAME.c. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -31,6 +32,10 @@ static const bl_command commands[] = {
       "--model M --data D [--layer L] [--ber P] [--limit N] [--reps R] [--seed S] [--json] "
       "[--plugin FILE.so]",
       "margins, analytic vs measured flip fraction, neuron importance per layer", cmd_metrics },
+    { "tui",
+      "[--model M] [--data D] [--limit N] [--seed S] [--session F] [--demo F] [--no-color] "
+      "[--ascii] [--no-mouse]",
+      "the interactive workbench (ncurses; also `betlab` alone on a terminal)", cmd_tui },
     { "faults", "[--plugin FILE.so ...] [--json]",
       "list fault models (built-in and plugins) with their parameters", cmd_faults },
 };
@@ -60,6 +65,8 @@ static void help(FILE *f)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
+        if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+            return cmd_tui(argc, argv);
         help(stdout);
         return 0;
     }
