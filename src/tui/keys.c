@@ -91,7 +91,7 @@ static void next_pin(bl_tui *t)
 static void set_ber(bl_tui *t, double v)
 {
     char b[32];
-    snprintf(b, sizeof b, "%.17g", v);
+    snprintf(b, sizeof b, "%.3g", v);
     t->last_key_t = tui_now();
     if (t->s.sel < t->s.nlayers)
         tui_action(t, "betlab.ui.set_ber(\"%s\", %s)", t->s.layers[t->s.sel].name, b);

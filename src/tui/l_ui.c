@@ -331,3 +331,8 @@ void tui_lua_close(bl_tui *t)
     lua_pushnil(L);
     lua_setfield(L, LUA_REGISTRYINDEX, TUI_KEY);
 }
+
+int tui_lua_recording(bl_tui *t)
+{
+    return lbl_getctx(bl_exec_lua(t->exec))->rec != NULL;
+}

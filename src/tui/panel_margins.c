@@ -14,15 +14,8 @@ static void draw(bl_tui *t, bl_grid *g, bl_rect r, int focused)
     bl_tui_state *s = &t->s;
     const tui_margins *m = &s->margins;
     char title[96];
-    snprintf(title, sizeof title, "Margins %s  %s clean %s faulty", m->valid ? m->layer : "",
-             s->ascii ? "[left]" : "\xe2\x96\x88", s->ascii ? "[right]" : "\xe2\x96\x88");
+    snprintf(title, sizeof title, "Margins %s (bars: clean | faulty)", m->valid ? m->layer : "");
     bl_rect in = tui_panel_title(g, r, title, focused);
-    if (!s->ascii && m->valid) {
-        /* colour the legend squares */
-        int len = (int)strlen(m->layer);
-        bl_grid_put(g, r.x + 1 + 9 + len, r.y, 0x2588, ST_CLEAN);
-        bl_grid_put(g, r.x + 1 + 9 + len + 8, r.y, 0x2588, ST_FAULTY);
-    }
     if (in.h < 1)
         return;
     if (!m->valid) {

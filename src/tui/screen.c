@@ -253,6 +253,7 @@ void tui_draw(bl_tui *t)
         full = 1;
     }
     bl_grid_clear(&t->grid);
+    t->s.recording = tui_lua_recording(t);
     bl_layout_compute(w, h, t->s.nlayers, t->s.demo, &t->layout);
     for (int p = 0; p < PANEL_COUNT; p++) {
         bl_rect r = t->layout.r[p];

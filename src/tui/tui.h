@@ -206,6 +206,7 @@ double tui_now(void);
 /* l_ui.c */
 void tui_lua_open(bl_tui *t);
 void tui_lua_close(bl_tui *t);
+int tui_lua_recording(bl_tui *t);
 
 /* screen.c */
 int tui_screen_init(bl_tui *t);

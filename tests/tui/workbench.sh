@@ -1,0 +1,93 @@
+#!/bin/sh
+# Terminal test of the workbench: runs the real binary inside a private tmux
+# server at W x H: start, move the global BER slider and see the accuracy
+# change, help overlay, a Lua line in the console, resize, record a
+# session, quit (exit status 0, alternate screen left), replay the record.
+#   sh tests/tui/workbench.sh ./betlab 80 24
+set -u
+BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+W=${2:-80}; H=${3:-24}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+S=betlab-test-$$
+T=$(mktemp -d)
+trap 'tmux -L $S kill-server 2>/dev/null; sleep 0.2; rm -rf "$T" 2>/dev/null' EXIT
+cd "$T" || exit 1
+export XDG_STATE_HOME="$T/state" XDG_CONFIG_HOME="$T/config" LANG=C.UTF-8 LC_ALL=C.UTF-8
+unset TMUX NO_COLOR
+if [ -f "$ROOT/models/fc-p0.05.bnn" ]; then MODEL=$ROOT/models/fc-p0.05.bnn; else MODEL=random:fc; fi
+if [ -d /usr/share/datasets/fashion-mnist ]; then DATA=fashion-mnist:test; else
+    # a small CSV dataset: 784 features then the label
+    awk 'BEGIN{srand(7); for(i=0;i<300;i++){l=""; for(j=0;j<784;j++) l=l int(rand()*256) ","; print l (i%10)}}' > d.csv
+    DATA=$T/d.csv
+fi
+tm() { tmux -L "$S" "$@"; }
+screen() { tm capture-pane -p -t t; }
+fail() { echo "FAIL ($W x $H): $*"; screen; exit 1; }
+wait_for() { # grep pattern, timeout 10 s
+    i=0
+    while [ $i -lt 100 ]; do
+        screen | grep -q -- "$1" && return 0
+        sleep 0.1; i=$((i + 1))
+    done
+    fail "timeout waiting for '$1'"
+}
+start() {
+    tm -f /dev/null new-session -d -s t -x "$W" -y "$H" "$BIN tui --no-init --no-mouse --model $MODEL --data $DATA --limit 1000 $*" || exit 1
+    tm set-option -t t remain-on-exit on >/dev/null
+}
+acc() { screen | head -1 | grep -o 'acc [0-9.]*%' | head -1; }
+
+start
+wait_for 'acc [0-9]'
+a0=$(acc)
+# global slider ("all layers" row: after the 3 layer rows), up 6 decades to 0.5
+tm send-keys -t t j j j L L L L L L
+wait_for 'set_ber("\*", 0.5)'
+i=0
+while [ "$(acc)" = "$a0" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ "$(acc)" != "$a0" ] || fail "accuracy did not change ($a0)"
+echo "accuracy $a0 -> $(acc)"
+# help
+tm send-keys -t t '?'
+wait_for 'Keys'
+tm send-keys -t t x
+# console
+tm send-keys -t t '`' 'print(6*7 .. "z")' Enter
+wait_for '42z'
+tm send-keys -t t Escape
+# resize
+tm resize-window -t t -x 50 -y 16 2>/dev/null || tm refresh-client -t t -C 50,16
+wait_for 'acc [0-9]'
+tm resize-window -t t -x "$W" -y "$H" 2>/dev/null
+wait_for 'acc [0-9]'
+# record: start, move a slider, stop
+tm send-keys -t t r
+wait_for 'REC'
+tm send-keys -t t k 0 l
+wait_for 'set_ber("fc3", 1e-05)'
+tm send-keys -t t r
+wait_for 'session saved'
+rec=$(ls session-*.lua 2>/dev/null | head -1)
+[ -n "$rec" ] || fail "no session file"
+grep -q 'bl.ui.set_ber("fc3", 1' "$rec" || { cat "$rec"; fail "record lacks the slider call"; }
+# quit: asks only while a job runs
+tm send-keys -t t q
+sleep 0.3
+screen | grep -q 'quit?' && tm send-keys -t t y
+i=0
+while [ "$(tm display -p -t t '#{pane_dead}')" != 1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ "$(tm display -p -t t '#{pane_dead} #{pane_dead_status}')" = "1 0" ] || fail "no clean exit: $(tm display -p -t t '#{pane_dead} #{pane_dead_status}')"
+[ "$(tm display -p -t t '#{alternate_on}')" = 0 ] || fail "terminal left in the alternate screen"
+tm kill-server
+# replay the record in a new workbench
+start --session "$rec"
+wait_for 'acc [0-9]'
+tm send-keys -t t '`' 'print("fc3=" .. betlab.ui.state().ber.fc3)' Enter
+wait_for 'fc3=1e-05'
+tm send-keys -t t Escape q
+sleep 0.3
+screen | grep -q 'quit?' && tm send-keys -t t y
+i=0
+while [ "$(tm display -p -t t '#{pane_dead}')" != 1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ "$(tm display -p -t t '#{pane_dead} #{pane_dead_status}')" = "1 0" ] || fail "replay run did not exit cleanly"
+echo "ok $W x $H"
