@@ -6,6 +6,7 @@
 #ifndef BL_CLUSTER_BACKEND_OPENCL_H
 #define BL_CLUSTER_BACKEND_OPENCL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -21,5 +22,8 @@ int bl_cluster_opencl_add_many(bl_cluster_backend *b, int slot, const uint32_t *
 
 /* Extra (OpenCL only): wait for the device queue (for timing). */
 int bl_cluster_opencl_finish(bl_cluster_backend *b, bl_error *err);
+
+/* Extra: one line describing the device and the tiling chosen. */
+int bl_cluster_opencl_info(const bl_cluster_backend *b, char *buf, size_t size);
 
 #endif
