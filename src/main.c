@@ -38,6 +38,15 @@ static const bl_command commands[] = {
       "the interactive workbench (ncurses; also `betlab` alone on a terminal)", cmd_tui },
     { "faults", "[--plugin FILE.so ...] [--json]",
       "list fault models (built-in and plugins) with their parameters", cmd_faults },
+    { "cluster",
+      "--data D --k K --optimizer NAME [--device cpu|reference|opencl...] "
+      "[--precision fp64|fp32|fp16] [--seed S] [--threads T] [--limit N] [--epsilon E] [--T T] "
+      "[--json]",
+      "exemplar clustering (D may be blobs:N,D,K[,SEED]) with seven optimizers", cmd_cluster },
+    { "subset",
+      "--model M --data D --k K [--space pixels|LAYER] [--raw] [--optimizer NAME] [--limit N] "
+      "[--json]",
+      "representative weighted test subset: full vs weighted accuracy", cmd_subset },
 };
 
 const bl_command *cli_commands(int *n)

@@ -52,6 +52,8 @@ int cmd_console(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_faults(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
+int cmd_subset(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
 /* Registry of built-in fault kinds plus the --plugin files (cmd_faults.c). */
 int cli_fault_registry(char **plugins, int nplugins, bl_fault_registry **out, bl_error *err);
