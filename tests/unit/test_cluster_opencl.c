@@ -106,6 +106,17 @@ static void close_rel(double got, double want, double tol, const char *what, siz
     }
 }
 
+static void check_batch(const double *g, const ref *r, int slot, const uint32_t *cand, size_t m,
+                        double tol, const char *what)
+{
+    double *want = malloc(m * sizeof *want), gmax = 0;
+    for (size_t i = 0; i < m; ++i) { want[i] = ref_gain(r, slot, cand[i]); if (want[i] > gmax) gmax = want[i]; }
+    floor_ = 1e-2 * gmax;
+    for (size_t i = 0; i < m; ++i) close_rel(g[i], want[i], tol, what, i);
+    floor_ = 0;
+    free(want);
+}
+
 /* The full scenario on one dataset: empty-set gains, adds, gains after adds,
  * several slots, gains_slots, value, reset, add_many. */
 static void scenario(size_t n, size_t d, bl_precision prec, double tol, double offset, size_t ncand)
@@ -136,12 +147,7 @@ static void scenario(size_t n, size_t d, bl_precision prec, double tol, double o
     assert_int_equal(b->ops->add(b, 2, (uint32_t)(n / 3), &err), 0);
     ref_add(&r, 2, n / 3);
     assert_int_equal(b->ops->gains(b, 0, cand, ncand, g, &err), 0);
-    double *want = malloc(ncand * sizeof *want), gmax = 0;
-    for (size_t i = 0; i < ncand; ++i) { want[i] = ref_gain(&r, 0, cand[i]); if (want[i] > gmax) gmax = want[i]; }
-    floor_ = 1e-2 * gmax;
-    for (size_t i = 0; i < ncand; ++i) close_rel(g[i], want[i], tol, "gains(S)", i);
-    floor_ = 0;
-    free(want);
+    check_batch(g, &r, 0, cand, ncand, tol, "gains(S)");
     /* gains_slots */
     int sl[4] = { 2, 0, 1, 0 };
     double gs[4];
@@ -164,7 +170,7 @@ static void scenario(size_t n, size_t d, bl_precision prec, double tol, double o
     assert_int_equal(b->ops->value(b, 1, &f1, &err), 0);
     close_rel(f1, ref_value(&r, 1), tol, "value(add_many)", 1);
     assert_int_equal(b->ops->gains(b, 1, cand, ncand < 50 ? ncand : 50, g, &err), 0);
-    for (size_t i = 0; i < (ncand < 50 ? ncand : 50); ++i) close_rel(g[i], ref_gain(&r, 1, cand[i]), tol, "gains(add_many)", i);
+    check_batch(g, &r, 1, cand, ncand < 50 ? ncand : 50, tol, "gains(add_many)");
     /* reset */
     assert_int_equal(b->ops->reset(b, 0, &err), 0);
     ref_reset(&r, 0);
