@@ -38,6 +38,8 @@ static const bl_command commands[] = {
       "the interactive workbench (ncurses; also `betlab` alone on a terminal)", cmd_tui },
     { "faults", "[--plugin FILE.so ...] [--json]",
       "list fault models (built-in and plugins) with their parameters", cmd_faults },
+    { "devices", "[--json]", "OpenCL platforms and devices (compute units, memory, fp16/fp64)",
+      cmd_devices },
     { "cluster",
       "--data D --k K --optimizer NAME [--device cpu|reference|opencl...] "
       "[--precision fp64|fp32|fp16] [--seed S] [--threads T] [--limit N] [--epsilon E] [--T T] "

@@ -52,6 +52,7 @@ int cmd_console(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_faults(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_subset(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
