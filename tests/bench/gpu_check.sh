@@ -35,14 +35,14 @@ ldd "$BIN" 2>&1 | sed 's/^/ldd: /' | tee -a "$RES"
 # (2)+(3) correctness vs the double CPU reference (fp64 1e-12, fp32 1e-5, fp16 1e-2;
 # fp16 at N = 65,537 and 70,001 without cl_khr_fp16)
 log "== check"
-timeout 90 "$BIN" --device opencl:nvidia check 2>&1 | tee -a "$RES"
-log "check exit: $?"
+timeout 90 "$BIN" --device opencl:nvidia check > /tmp/gpu_check.out 2>&1; rc=$?
+cat /tmp/gpu_check.out | tee -a "$RES"; log "check exit: $rc"
 
 # (4) timings: fp32 gains (1e5,100,1024) (1e6,100,1024) (1e5,1000,1024), direct and
 # dot distance forms; f(S) N=25,000 d=50 |S|=5,000 fp16/fp32/fp64; second run hits the cache
 log "== time (targets: 1.8 / 16 / 5.8 ms; published CUDA f(S) 8.8 / 42.8 / 116 ms)"
-timeout 120 "$BIN" --device opencl:nvidia full 2>&1 | tee -a "$RES"
-log "time exit: $?"
+timeout 120 "$BIN" --device opencl:nvidia full > /tmp/gpu_time.out 2>&1; rc=$?
+cat /tmp/gpu_time.out | tee -a "$RES"; log "time exit: $rc"
 
 # (5) PyTorch fp32 cdist + min + sum on the same GPU, same shapes (optional)
 log "== pytorch baseline"
