@@ -19,6 +19,7 @@
  * something new; the UI blocks in poll() and never spins. */
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,10 @@ typedef struct pin_bundle {
 struct bl_tui_jobs {
     bl_tui *t;
     int wake;
+    /* 1 while the first map of a new slider value is being evaluated: the
+     * background sweep waits between its fault maps meanwhile, so the answer
+     * to a keypress gets both cores (the newest-value latency target). */
+    atomic_int interactive;
     /* evaluation worker */
     pthread_t thr;
     int thr_ok;
@@ -191,6 +196,8 @@ static void *eval_thread(void *arg)
         bl_fault_spec *spec = NULL;
         uint64_t k = 0, pk = 0, changed = 0;
         double e0 = tui_now();
+        if (reps == 0)
+            atomic_store(&j->interactive, 1);
         int rc = err.code ? err.code : bl_fault_spec_parse(t->reg, spec_text, NULL, &spec, &err);
         if (!rc)
             rc = eval_one(j->e, j->cache, t->model, j->faulty, t->inputs, j->pred, spec,
@@ -203,6 +210,7 @@ static void *eval_thread(void *arg)
                 have_pin = 1;
         }
         double e1 = tui_now();
+        atomic_store(&j->interactive, 0);
         bl_fault_spec_free(spec);
         pthread_mutex_lock(&j->mu);
         if (j->req_gen != gen && !pin_changed)
@@ -288,6 +296,7 @@ typedef struct sweep_arg {
     int wake;
     bl_job *job;
     double last;
+    atomic_int *interactive;  /* the evaluation worker's flag (see above) */
 } sweep_arg;
 
 static void sw_progress(void *ctx, double f, const char *msg)
@@ -299,7 +308,19 @@ static void sw_progress(void *ctx, double f, const char *msg)
         tui_jobs_wake(a->wake);
     }
 }
-static int sw_cancelled(void *ctx) { return bl_job_cancel_requested(((sweep_arg *)ctx)->job); }
+/* Polled by the campaign between fault maps: also where the sweep yields
+ * to an interactive evaluation (a 1 ms nap per check, at most ~0.2 s). */
+static int sw_cancelled(void *ctx)
+{
+    sweep_arg *a = ctx;
+    for (int naps = 0; naps < 200 && a->interactive && atomic_load(a->interactive) &&
+                       !bl_job_cancel_requested(a->job);
+         naps++) {
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    return bl_job_cancel_requested(a->job);
+}
 static void sw_free(void *p) { bl_campaign_result_free(p); }
 
 static int sweep_fn(bl_job *job, void *arg, bl_error *err)
@@ -337,6 +358,7 @@ static void sweep_start(bl_tui *t, int which)
     a->cfg.reps = 3;
     a->cfg.threads = 1;
     a->wake = t->wake[1];
+    a->interactive = &j->interactive;
     bl_error err = { 0 };
     if (bl_job_start("sweep", sweep_fn, a, free, &j->sweep, &err)) {
         tui_status(t, 1, "sweep: %s", err.msg);

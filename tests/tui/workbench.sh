@@ -22,7 +22,7 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then DATA=fashion-mnist:test; else
 fi
 tm() { tmux -L "$S" "$@"; }
 screen() { tm capture-pane -p -t t; }
-fail() { echo "FAIL ($W x $H): $*"; screen; exit 1; }
+fail() { echo "FAIL ($W x $H): $*"; screen; ps -eo pid,stat,etime,args | grep '[b]etlab tui'; exit 1; }
 wait_for() { # grep pattern, timeout 10 s
     i=0
     while [ $i -lt 100 ]; do
@@ -31,11 +31,31 @@ wait_for() { # grep pattern, timeout 10 s
     done
     fail "timeout waiting for '$1'"
 }
+# The workbench runs under a shell that writes its exit status to a file:
+# tmux's #{pane_dead_status} is not always filled in by the time the pane
+# is marked dead.
 start() {
-    tm -f /dev/null new-session -d -s t -x "$W" -y "$H" "$BIN tui --no-init --no-mouse --model $MODEL --data $DATA --limit 1000 $*" || exit 1
+    rm -f "$T/status"
+    tm -f /dev/null new-session -d -s t -x "$W" -y "$H" \
+        "$BIN tui --no-init --no-mouse --model $MODEL --data $DATA --limit 1000 $*; echo \$? > '$T/status'" || exit 1
     tm set-option -t t remain-on-exit on >/dev/null
 }
 acc() { screen | head -1 | grep -o 'acc [0-9.]*%' | head -1; }
+# Quit and wait for the process to end: q asks "quit?" only while a job
+# runs, and on a loaded machine the prompt can take a while, so answer it
+# whenever it shows up (10 s at most).
+quit_and_wait() {
+    tm send-keys -t t q
+    i=0
+    while [ "$(tm display -p -t t '#{pane_dead}')" != 1 ] && [ $i -lt 100 ]; do
+        screen | grep -q 'quit?' && tm send-keys -t t y
+        sleep 0.1; i=$((i + 1))
+    done
+    i=0
+    while [ ! -s "$T/status" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    st=$(cat "$T/status" 2>/dev/null)
+    [ "$st" = 0 ] || fail "$1: exit status '$st'"
+}
 
 start
 wait_for 'acc [0-9]'
@@ -71,23 +91,17 @@ rec=$(ls session-*.lua 2>/dev/null | head -1)
 [ -n "$rec" ] || fail "no session file"
 grep -q 'bl.ui.set_ber("fc3", 1' "$rec" || { cat "$rec"; fail "record lacks the slider call"; }
 # quit: asks only while a job runs
-tm send-keys -t t q
-sleep 0.3
-screen | grep -q 'quit?' && tm send-keys -t t y
-i=0
-while [ "$(tm display -p -t t '#{pane_dead}')" != 1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-[ "$(tm display -p -t t '#{pane_dead} #{pane_dead_status}')" = "1 0" ] || fail "no clean exit: $(tm display -p -t t '#{pane_dead} #{pane_dead_status}')"
+quit_and_wait "no clean exit"
 [ "$(tm display -p -t t '#{alternate_on}')" = 0 ] || fail "terminal left in the alternate screen"
 tm kill-server
-# replay the record in a new workbench
+# replay the record in a new workbench, on a fresh tmux server: the old
+# one may still be shutting down on its socket
+S=$S-replay
+trap 'tmux -L $S kill-server 2>/dev/null; tmux -L ${S%-replay} kill-server 2>/dev/null; sleep 0.2; rm -rf "$T" 2>/dev/null' EXIT
 start --session "$rec"
 wait_for 'acc [0-9]'
 tm send-keys -t t '`' 'print("fc3=" .. betlab.ui.state().ber.fc3)' Enter
 wait_for 'fc3=1e-05'
-tm send-keys -t t Escape q
-sleep 0.3
-screen | grep -q 'quit?' && tm send-keys -t t y
-i=0
-while [ "$(tm display -p -t t '#{pane_dead}')" != 1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-[ "$(tm display -p -t t '#{pane_dead} #{pane_dead_status}')" = "1 0" ] || fail "replay run did not exit cleanly"
+tm send-keys -t t Escape
+quit_and_wait "replay run did not exit cleanly"
 echo "ok $W x $H"
