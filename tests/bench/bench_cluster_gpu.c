@@ -214,13 +214,14 @@ static void time_f(size_t n, size_t d, size_t k, bl_precision p, int reps)
 
 int main(int argc, char **argv)
 {
-    int do_check = 0, do_time = 0, full = 0;
+    int do_check = 0, do_time = 0, full = 0, wide = 0;
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];
         else if (strcmp(argv[i], "check") == 0) do_check = 1;
         else if (strcmp(argv[i], "time") == 0) do_time = 1;
         else if (strcmp(argv[i], "full") == 0) full = do_time = 1;
-        else { fprintf(stderr, "usage: %s [--device D] [check] [time] [full]\n", argv[0]); return 2; }
+        else if (strcmp(argv[i], "wide") == 0) wide = do_time = 1; /* d = 1000 only (tuning) */
+        else { fprintf(stderr, "usage: %s [--device D] [check] [time] [full] [wide]\n", argv[0]); return 2; }
     }
     if (!do_check && !do_time) do_check = do_time = 1;
     bl_ocl_device_info di;
@@ -234,7 +235,11 @@ int main(int argc, char **argv)
            (unsigned long long)(di.local_mem >> 10), di.max_wg, di.fp16 ? "yes" : "no", di.fp64 ? "yes" : "no");
     fflush(stdout);
     if (do_check) run_checks();
-    if (do_time && !full) {
+    if (wide) {
+        time_gains(100000, 1000, 1024, BL_PREC_FP32, 10, NULL);
+        time_gains(100000, 1000, 1024, BL_PREC_FP32, 10, "dot");
+    }
+    if (do_time && !full && !wide) {
         time_gains(20000, 100, 1024, BL_PREC_FP32, 3, NULL);
         time_gains(20000, 100, 1024, BL_PREC_FP32, 3, "dot");
         time_f(5000, 50, 1000, BL_PREC_FP32, 2);
