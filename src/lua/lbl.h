@@ -105,6 +105,7 @@ void lbl_open_fault(lua_State *L);
 void lbl_open_study(lua_State *L);
 void lbl_open_train(lua_State *L);
 void lbl_open_record(lua_State *L);
+void lbl_open_cluster(lua_State *L);
 
 /* Fault registry of this state (created on first use). */
 bl_fault_registry *lbl_faults(lua_State *L);
