@@ -13,6 +13,7 @@ const tui_keyhelp tui_keys_help[] = {
     { "+ / -", "next / previous fault-map seed" },
     { "p / P", "pin the next shipped model for comparison / unpin" },
     { "S", "restart the accuracy-over-BER sweep" },
+    { "c / Esc", "cluster view (exemplars, f(S), CPU vs device) / back" },
     { "Tab, Shift-Tab", "cycle the focused panel" },
     { ": or `", "focus the Lua console (Esc or Tab leaves)" },
     { "r", "start / stop recording the session (Lua file)" },

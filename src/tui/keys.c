@@ -282,6 +282,12 @@ int tui_key(bl_tui *t, int key, int is_char)
         case 'p': next_pin(t); return 1;
         case 'P': tui_action(t, "betlab.ui.pin(nil)"); return 1;
         case 'S': tui_action(t, "betlab.ui.sweep()"); return 1;
+        case 'c': tui_action(t, "betlab.ui.cluster{}"); return 1;
+        case 27:
+            if (!s->cl.view)
+                return 0;
+            tui_action(t, "betlab.ui.cluster(false)");
+            return 1;
         case 'r':
             if (s->recording)
                 tui_action(t, "print(\"session saved: \" .. bl.record.stop())");

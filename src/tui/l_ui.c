@@ -19,6 +19,12 @@
  *                                       accuracy, ci_low, ci_high, reps
  *   betlab.ui.plot(xs, ys [, {width=, height=, mode="braille"|"block"|"ascii",
  *                  lo=, hi=, logx=}]) -> string   (plot.c, pure; works anywhere)
+ *   betlab.ui.cluster{k=10, optimizer="lazy-greedy", device="auto",
+ *                     precision="fp32", n=2000, seed=1}
+ *                                       cluster view: exemplars of the first n
+ *                                       images on the CPU and (auto: the first
+ *                                       OpenCL device, if any) a device
+ *   betlab.ui.cluster(false)            leave the cluster view
  *   betlab.ui.quit()                    leave the workbench */
 #include <lauxlib.h>
 #include <lua.h>
@@ -28,6 +34,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "lua/executor.h"
 #include "lua/lbl.h"
 #include "tui/plot.h"
@@ -289,6 +296,42 @@ static int l_plot(lua_State *L)
     return 1;
 }
 
+static int l_cluster(lua_State *L)
+{
+    const char *fn = "betlab.ui.cluster";
+    bl_tui *t = get(L, "cluster");
+    if (lua_isboolean(L, 1) && !lua_toboolean(L, 1)) {
+        tui_cluster_close(t);
+        note(L, fn, 1);
+        return 0;
+    }
+    int o = lbl_opt_table(L, 1);
+    static const char *const keys[] = { "k", "optimizer", "device", "precision", "n", "seed",
+                                        NULL };
+    lbl_opt_keys(L, o, fn, keys);
+    tui_cluster_req r = { 0 };
+    r.k = (int)lbl_opt_int(L, o, fn, "k", 10, 1, TUI_CL_K);
+    r.n = (int)lbl_opt_int(L, o, fn, "n", 2000, 1, 1 << 24);
+    const char *opt = lbl_opt_string(L, o, fn, "optimizer", "lazy-greedy");
+    if (bl_optimizer_parse(opt) < 0)
+        return luaL_error(L, "%s: field 'optimizer' must be one of greedy, lazy-greedy, "
+                             "stochastic-greedy, sieve-streaming, sieve-streaming++, "
+                             "three-sieves, salsa; got \"%s\"", fn, opt);
+    const char *dev = lbl_opt_string(L, o, fn, "device", "auto");
+    const char *prec = lbl_opt_string(L, o, fn, "precision", "fp32");
+    if (bl_precision_parse(prec) < 0)
+        return luaL_error(L, "%s: field 'precision' must be \"fp64\", \"fp32\" or \"fp16\"", fn);
+    if (strlen(dev) >= sizeof r.device)
+        return luaL_error(L, "%s: field 'device' is too long", fn);
+    r.seed = lbl_opt_seed(L, o, fn, "seed", 1);
+    snprintf(r.optimizer, sizeof r.optimizer, "%s", bl_optimizer_name(bl_optimizer_parse(opt)));
+    snprintf(r.device, sizeof r.device, "%s", dev);
+    snprintf(r.precision, sizeof r.precision, "%s", prec);
+    tui_cluster_request(t, &r);
+    note(L, fn, o ? 1 : 0);
+    return 0;
+}
+
 static int l_quit(lua_State *L)
 {
     bl_tui *t = get(L, "quit");
@@ -300,7 +343,7 @@ static const luaL_Reg ui_funcs[] = {
     { "set_ber", l_set_ber }, { "select", l_select }, { "set_fault", l_set_fault },
     { "set_seed", l_set_seed }, { "pin", l_pin }, { "sweep", l_sweep },
     { "save", l_save }, { "state", l_state }, { "plot", l_plot },
-    { "quit", l_quit }, { NULL, NULL },
+    { "cluster", l_cluster }, { "quit", l_quit }, { NULL, NULL },
 };
 
 void tui_lua_open(bl_tui *t)

@@ -1,5 +1,6 @@
 /* layout.c - terminal size -> panel rectangles (see layout.h). */
 #include "tui/layout.h"
+#include "tui/tui.h"
 
 #include <string.h>
 
@@ -72,5 +73,28 @@ void bl_layout_compute(int w, int h, int nlayers, int demo, bl_layout *L)
         L->r[PANEL_LAYERS] = R(0, top, w, lh);
         if (mid - lh >= 4)
             L->r[PANEL_ACCURACY] = R(0, top + lh, w, mid - lh);
+    }
+}
+
+void bl_layout_cluster(bl_layout *L)
+{
+    static const int right[] = { PANEL_ACCURACY, PANEL_MARGINS, PANEL_IMPORTANCE };
+    int x0 = 1 << 30, y0 = 1 << 30, x1 = -1, y1 = -1;
+    for (int i = 0; i < 3; i++) {
+        bl_rect r = L->r[right[i]];
+        if (!bl_rect_visible(r))
+            continue;
+        x0 = r.x < x0 ? r.x : x0;
+        y0 = r.y < y0 ? r.y : y0;
+        x1 = r.x + r.w > x1 ? r.x + r.w : x1;
+        y1 = r.y + r.h > y1 ? r.y + r.h : y1;
+        L->r[right[i]] = R(0, 0, 0, 0);
+    }
+    if (x1 >= 0) {
+        L->r[PANEL_ACCURACY] = R(x0, y0, x1 - x0, y1 - y0);
+    } else if (bl_rect_visible(L->r[PANEL_LAYERS])) {
+        /* one column without room for the curve: the cluster panel takes the layers' place */
+        L->r[PANEL_ACCURACY] = L->r[PANEL_LAYERS];
+        L->r[PANEL_LAYERS] = R(0, 0, 0, 0);
     }
 }

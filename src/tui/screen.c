@@ -255,10 +255,13 @@ void tui_draw(bl_tui *t)
     bl_grid_clear(&t->grid);
     t->s.recording = tui_lua_recording(t);
     bl_layout_compute(w, h, t->s.nlayers, t->s.demo, &t->layout);
+    if (t->s.cl.view)
+        bl_layout_cluster(&t->layout);
     for (int p = 0; p < PANEL_COUNT; p++) {
         bl_rect r = t->layout.r[p];
+        const bl_panel *pn = p == PANEL_ACCURACY && t->s.cl.view ? &tui_panel_cluster : tui_panel(p);
         if (bl_rect_visible(r))
-            tui_panel(p)->draw(t, &t->grid, r, t->s.focus == p);
+            pn->draw(t, &t->grid, r, t->s.focus == p);
     }
     if (t->s.help)
         tui_help_draw(t, &t->grid);

@@ -75,6 +75,41 @@ typedef struct tui_importance {
     double mean, max, variance, seconds;
 } tui_importance;
 
+/* The cluster view (panel_cluster.c): exemplar clustering of the first
+ * images of the workbench's dataset on the CPU and, for the timing
+ * comparison, on an OpenCL device. */
+#define TUI_CL_K 64
+#define TUI_CL_IMGS 12
+#define TUI_CL_PIX 1024   /* up to 32x32 pixels per exemplar image */
+
+typedef struct tui_cluster_req {
+    int k, n;             /* exemplars; images used (first n rows)           */
+    char optimizer[32];
+    char device[64];      /* "auto" (cpu + first OpenCL device), "cpu", or a
+                             device string compared against the CPU          */
+    char precision[8];
+    uint64_t seed;
+} tui_cluster_req;
+
+typedef struct tui_cluster {
+    int view;             /* the cluster panel replaces the right-hand panels */
+    int valid;            /* CPU result present                               */
+    tui_cluster_req req;  /* settings of the shown (or running) run           */
+    size_t n, d;
+    int k;                /* exemplars chosen                                 */
+    double f[TUI_CL_K];   /* f after each addition                            */
+    uint32_t ex[TUI_CL_K];
+    uint64_t evals;
+    double seconds;
+    char cpu_name[96];
+    int dev_state;        /* 0 none/not asked, 1 running, 2 done, 3 failed    */
+    double dev_seconds, dev_f;
+    uint64_t dev_evals;
+    char dev_name[96];    /* device, or why there is none                     */
+    int ih, iw, nimg;     /* exemplar images (grey, 0..1)                     */
+    float img[TUI_CL_IMGS][TUI_CL_PIX];
+} tui_cluster;
+
 typedef struct bl_tui_state {
     char model_name[128], data_name[128], pin_name[128];
     size_t images;
@@ -91,6 +126,7 @@ typedef struct bl_tui_state {
     tui_curve curve, pin_curve;
     tui_margins margins;
     tui_importance imp;
+    tui_cluster cl;
     /* UI */
     int focus;            /* PANEL_LAYERS, PANEL_ACCURACY, ... PANEL_CONSOLE */
     int help;             /* help overlay shown */
@@ -154,6 +190,8 @@ typedef struct bl_tui {
     int rl_ready;
     double last_key_t;    /* time of the last slider key (latency) */
     int limit;
+    struct tui_cluster_job *cl_job;   /* panel_cluster.c; NULL when none */
+    int cl_pending;                   /* start s.cl.req once the job ends */
 } bl_tui;
 
 /* Panels: a struct of function pointers each. */
@@ -165,12 +203,31 @@ typedef struct bl_panel {
 } bl_panel;
 
 extern const bl_panel tui_panel_header, tui_panel_layers, tui_panel_accuracy,
-    tui_panel_margins, tui_panel_importance, tui_panel_console, tui_panel_status;
+    tui_panel_margins, tui_panel_importance, tui_panel_console, tui_panel_status,
+    tui_panel_cluster;
 const bl_panel *tui_panel(int id);
 /* Title bar of a panel (row r.y); returns the rect below it. */
 bl_rect tui_panel_title(bl_grid *g, bl_rect r, const char *title, int focused);
 
 void tui_layers_slider_span(bl_rect r, int *x0, int *w);
+
+/* panel_cluster.c: the cluster view and its background job */
+void tui_cluster_request(bl_tui *t, const tui_cluster_req *req); /* open the view, run */
+void tui_cluster_close(bl_tui *t);      /* leave the view, cancel the run          */
+int tui_cluster_collect(bl_tui *t);     /* results into s.cl; 1 changed           */
+int tui_cluster_running(const bl_tui *t);
+double tui_cluster_progress(bl_tui *t); /* 0..1 while running                      */
+void tui_cluster_free(bl_tui *t);       /* cancel, join, free (at exit)            */
+/* An h x w grey image (values 0..1, row-major) drawn in braille at (x, y):
+ * `step` image pixels per dot in each direction (1: full size, 28x28 ->
+ * 14x7 cells), a dot is set when the mean of its step x step pixels
+ * exceeds thr; ASCII mode draws ' ', '.', ':', '#' by dots set per cell.
+ * Clipped to the grid.  Returns the cells used as w | h << 16. */
+int tui_braille_image(bl_grid *g, int x, int y, const float *img, int h, int w, int step,
+                      double thr, int ascii, int style);
+/* layout.c: in the cluster view one rectangle (in r[PANEL_ACCURACY])
+ * replaces the right-hand panels, or the layers panel in one column. */
+void bl_layout_cluster(bl_layout *L);
 
 /* help.c */
 void tui_help_draw(bl_tui *t, bl_grid *g);

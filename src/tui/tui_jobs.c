@@ -669,6 +669,7 @@ int tui_jobs_collect(bl_tui *t)
         metrics_start(t);
         changed = 1;
     }
+    changed |= tui_cluster_collect(t);
     /* progress text */
     char buf[128] = "";
     if (j->sweep) {
@@ -682,6 +683,11 @@ int tui_jobs_collect(bl_tui *t)
         size_t l = strlen(buf);
         snprintf(buf + l, sizeof buf - l, "%s%s", l ? "  " : "", m[0] ? m : "metrics");
     }
+    if (tui_cluster_running(t)) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, sizeof buf - l, "%scluster %3.0f%%", l ? "  " : "",
+                 tui_cluster_progress(t) * 100);
+    }
     if (strcmp(buf, t->s.jobs_text)) {
         snprintf(t->s.jobs_text, sizeof t->s.jobs_text, "%s", buf);
         changed = 1;
@@ -691,7 +697,7 @@ int tui_jobs_collect(bl_tui *t)
 
 int tui_jobs_running(bl_tui *t)
 {
-    return t->jobs && (t->jobs->sweep || t->jobs->metrics);
+    return t->jobs && (t->jobs->sweep || t->jobs->metrics || tui_cluster_running(t));
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -769,6 +775,7 @@ void tui_jobs_free(bl_tui_jobs *j)
     }
     bl_job_free(j->sweep);
     bl_job_free(j->metrics);
+    tui_cluster_free(j->t);
     pin_setup(j, NULL, NULL, NULL);
     bl_cache_free(j->cache);
     bl_engine_free(j->e);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Terminal test of the workbench: runs the real binary inside a private tmux
 # server at W x H: start, move the global BER slider and see the accuracy
-# change, help overlay, a Lua line in the console, resize, record a
+# change, help overlay, a Lua line in the console, resize, the cluster
+# view (c, Esc), record a
 # session, quit (exit status 0, alternate screen left), replay the record.
 #   sh tests/tui/workbench.sh ./betlab 80 24
 set -u
@@ -80,6 +81,22 @@ tm resize-window -t t -x 50 -y 16 2>/dev/null || tm refresh-client -t t -C 50,16
 wait_for 'acc [0-9]'
 tm resize-window -t t -x "$W" -y "$H" 2>/dev/null
 wait_for 'acc [0-9]'
+# cluster view: c opens it (a Lua call), f(S) and a braille exemplar
+# image (a #row label under it) show up, Esc returns to the accuracy
+tm send-keys -t t c
+wait_for 'betlab.ui.cluster{}'
+wait_for 'f(S) [0-9]'
+if [ "$H" -ge 20 ]; then
+    wait_for '#[0-9]'
+    # the row above a label holds braille cells (UTF-8 E2 A0..A3 xx)
+    screen | LC_ALL=C awk -v b="$(printf '\342[\240-\243]')" \
+        '/#[0-9]/ && prev ~ b {f = 1} {prev = $0} END {exit !f}' || fail "no braille exemplar drawn"
+fi
+tm send-keys -t t Escape
+wait_for 'betlab.ui.cluster(false)'
+i=0
+while screen | grep -q 'Clustering' && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+screen | grep -q 'Clustering' && fail "Esc did not leave the cluster view"
 # record: start, move a slider, stop
 tm send-keys -t t r
 wait_for 'REC'
