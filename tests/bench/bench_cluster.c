@@ -61,6 +61,10 @@ int main(void)
         { 1000000, 16 },
     };
     int ng = quick ? 2 : (int)(sizeof grid / sizeof *grid);
+    /* BENCH_CASE=N,D: just that shape (e.g. the target 100000,100) */
+    const char *only = getenv("BENCH_CASE");
+    if (only && sscanf(only, "%zu,%zu", &grid[0].n, &grid[0].d) == 2)
+        ng = 1;
     int all = bl_cpu_count();
     printf("exemplar-clustering gains, M = %zu candidates; elements = N*M*d; %d CPUs\n", M, all);
     printf("%-8s %-5s %-5s %-34s %10s %12s %8s\n", "N", "d", "prec", "device", "seconds",
@@ -83,7 +87,9 @@ int main(void)
                    name, ta, el / ta, t1 / ta);
             /* OpenCL on PoCL (CPU) is slow: only the small sizes unless BENCH_OPENCL_ALL */
             double to = -1;
-            if (n * d <= 2000000 || getenv("BENCH_OPENCL_ALL"))
+            if (getenv("BENCH_NO_OPENCL"))
+                snprintf(name, sizeof name, "skipped (BENCH_NO_OPENCL)");
+            else if (n * d <= 2000000 || getenv("BENCH_OPENCL_ALL"))
                 to = time_gains("opencl", x, n, d, prec, 0, M, name, sizeof name);
             else
                 snprintf(name, sizeof name, "skipped at this size");
