@@ -616,6 +616,10 @@ int tui_jobs_collect(bl_tui *t)
         j->err_new = 0;
         changed = 1;
     }
+    /* The answer to the newest slider value comes first: background jobs
+     * (re)start only once its first fault map has been evaluated (collect
+     * runs again when that result wakes the loop). */
+    int eval_pending = j->req_gen != j->res_gen && !j->err_new;
     pthread_mutex_unlock(&j->mu);
     /* sweep */
     if (j->sweep && bl_job_state_now(j->sweep) != BL_JOB_RUNNING) {
@@ -635,7 +639,7 @@ int tui_jobs_collect(bl_tui *t)
         j->sweep = NULL;
         changed = 1;
     }
-    if (!j->sweep && (j->sweep_dirty || j->pin_sweep_dirty)) {
+    if (!j->sweep && !eval_pending && (j->sweep_dirty || j->pin_sweep_dirty)) {
         if (j->sweep_dirty) {
             j->sweep_dirty = 0;
             sweep_start(t, 0);
@@ -664,7 +668,7 @@ int tui_jobs_collect(bl_tui *t)
         j->metrics = NULL;
         changed = 1;
     }
-    if (!j->metrics && j->metrics_dirty) {
+    if (!j->metrics && !eval_pending && j->metrics_dirty) {
         j->metrics_dirty = 0;
         metrics_start(t);
         changed = 1;
