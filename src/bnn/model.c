@@ -47,10 +47,16 @@ static int parse_u32(const char *s, const char *end, uint32_t *out)
     return v == 0 ? -1 : 0;
 }
 
+/* Largest weight array a spec may ask for (one layer): far beyond any BNN
+ * that fits a workbench, small enough that a typo cannot make us try to
+ * allocate terabytes. */
+#define BL_MAX_LAYER_BYTES ((size_t)1 << 31)
+
 static int alloc_weight_layer(bl_layer *l)
 {
     size_t words;
-    if (!bl_size_mul(l->rows, l->words_per_row, &words) || !bl_size_mul(words, 8, &words))
+    if (!bl_size_mul(l->rows, l->words_per_row, &words) || !bl_size_mul(words, 8, &words) ||
+        words > BL_MAX_LAYER_BYTES)
         return BL_ERANGE;
     l->weights = bl_alloc(words);
     return l->weights ? 0 : BL_ENOMEM;
@@ -230,7 +236,9 @@ int bl_model_from_spec(const char *spec, const bl_shape *input, bl_model **out, 
     if (rc) {
         bl_model_free(m);
         if (err && err->code != rc)
-            bl_error_set(err, rc, "spec '%s': cannot allocate the model", spec);
+            bl_error_set(err, rc, rc == BL_ERANGE ?
+                         "spec '%s': a layer would need more than 2 GiB of weights" :
+                         "spec '%s': cannot allocate the model", spec);
         return rc;
     }
     rc = bl_model_validate(m, err);

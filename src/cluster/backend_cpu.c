@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/half.h"
 #include "base/cpu.h"
 #include "base/mem.h"
 #include "base/pool.h"
@@ -64,7 +65,7 @@ static const void *panels_at(cpu_be *b, size_t p, size_t np, int w)
     size_t d = b->base.d;
     if (b->base.precision == BL_PREC_FP16) {
         float *dst = b->conv + (size_t)w * b->subp * 16 * d;
-        b->k->h2f((const _Float16 *)b->x + p * 16 * d, dst, np * 16 * d);
+        b->k->h2f((const bl_half *)b->x + p * 16 * d, dst, np * 16 * d);
         return dst;
     }
     return (const char *)b->x + p * 16 * d * b->esz;
@@ -81,7 +82,7 @@ static void get_row(const cpu_be *b, size_t i, void *dst)
         switch (b->base.precision) {
         case BL_PREC_FP64: ((double *)dst)[j] = ((const double *)b->x)[at]; break;
         case BL_PREC_FP32: ((float *)dst)[j] = ((const float *)b->x)[at]; break;
-        default: ((float *)dst)[j] = (float)((const _Float16 *)b->x)[at]; break;
+        default: ((float *)dst)[j] = bl_half_to_float(((const bl_half *)b->x)[at]); break;
         }
     }
 }
@@ -402,7 +403,7 @@ int bl_cluster_cpu_new(const bl_cluster_data *data, bl_precision prec, int nslot
                                         "cluster: value %g at row %zu, column %zu is out of fp16 range "
                                         "(|x| <= 65504)", v, i, j);
                 }
-                ((_Float16 *)b->x)[at] = (_Float16)v;
+                ((bl_half *)b->x)[at] = bl_float_to_half((float)v);
             }
         }
     }

@@ -171,14 +171,14 @@ static void dist_f64(const double *P, size_t np, size_t d, const double *e, doub
     }
 }
 
-static void h2f(const _Float16 *src, float *dst, size_t n)
+static void h2f(const bl_half *src, float *dst, size_t n)
 {
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(dst + i,
                          _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(src + i))));
     for (; i < n; i++)
-        dst[i] = (float)src[i];
+        dst[i] = bl_half_to_float(src[i]);
 }
 
 static const bl_cpu_kern kern = { tile_f32, tile_f64, dist_f32, dist_f64, h2f };

@@ -9,6 +9,7 @@
  * number per candidate.  Sums over points run in double where the device
  * has fp64, else in float over at most one work-group tile and then in a
  * fixed-order tree; the host adds the final per-group partials in double. */
+#include "base/half.h"
 #include "cluster/backend_opencl.h"
 
 #include <math.h>
@@ -46,35 +47,6 @@ typedef struct ocl_backend {
     } while (0)
 
 static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
-
-static uint16_t float_to_half(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000u;
-    uint32_t ax = x & 0x7fffffffu;
-    if (ax >= 0x7f800000u) return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0));
-    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);   /* rounds to >= 65520: inf */
-    if (ax < 0x38800000u) {                                      /* subnormal half or zero */
-        if (ax < 0x33000000u) return (uint16_t)sign;
-        uint32_t m = (ax & 0x7fffffu) | 0x800000u;
-        int shift = 126 - (int)(ax >> 23);                        /* 14..24 */
-        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (r & 1))) ++r;
-        return (uint16_t)(sign | r);
-    }
-    uint32_t r = ((ax - 0x38000000u) >> 13);
-    uint32_t rem = ax & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (r & 1))) ++r;
-    return (uint16_t)(sign | r);
-}
-
-static double half_to_double(uint16_t h)
-{
-    int e = (h >> 10) & 31, m = h & 1023;
-    double v = e == 0 ? ldexp(m, -24) : ldexp(m | 1024, e - 25);
-    return (h & 0x8000) ? -v : v;
-}
 
 static void release_all(ocl_backend *b)
 {
@@ -565,9 +537,9 @@ int bl_cluster_opencl_new(const char *device, const bl_cluster_data *data, bl_pr
             double c = (data->x[i * d + k] - mean[k]) / s, q;
             size_t at = k * b->ldv + i;
             if (prec == BL_PREC_FP16) {
-                uint16_t h = float_to_half((float)c);
+                uint16_t h = bl_float_to_half((float)c);
                 ((uint16_t *)vth)[at] = h;
-                q = half_to_double(h);
+                q = (double)bl_half_to_float(h);
             } else if (prec == BL_PREC_FP32) {
                 float f = (float)c;
                 ((float *)vth)[at] = f;

@@ -22,6 +22,8 @@
 #define BL_CLUSTER_CPU_KERNELS_H
 
 #include <stddef.h>
+
+#include "base/half.h"
 #include <stdint.h>
 
 #define BL_CPU_PANEL 16
@@ -40,7 +42,7 @@ typedef struct bl_cpu_kern {
     void (*dist_f64)(const double *panels, size_t npanels, size_t d, const double *e,
                      double *dist);
     /* fp16 -> fp32 (exact). */
-    void (*h2f)(const _Float16 *src, float *dst, size_t n);
+    void (*h2f)(const bl_half *src, float *dst, size_t n);
 } bl_cpu_kern;
 
 const bl_cpu_kern *bl_cpu_kern_portable(void);
@@ -146,10 +148,10 @@ const bl_cpu_kern *bl_cpu_kern_avx512(void);
                 dist[p * 16 + l] = acc[l];                                                      \
         }                                                                                       \
     }                                                                                           \
-    static void h2f_##SUFFIX(const _Float16 *src, float *dst, size_t n)                         \
+    static void h2f_##SUFFIX(const bl_half *src, float *dst, size_t n)                          \
     {                                                                                           \
         for (size_t i = 0; i < n; i++)                                                          \
-            dst[i] = (float)src[i];                                                             \
+            dst[i] = bl_half_to_float(src[i]);                                                  \
     }                                                                                           \
     static const bl_cpu_kern kern_##SUFFIX = { tile_f32_##SUFFIX, tile_f64_##SUFFIX,           \
                                                dist_f32_##SUFFIX, dist_f64_##SUFFIX,           \

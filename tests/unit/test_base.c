@@ -16,6 +16,7 @@
 #include "base/cpu.h"
 #include "base/error.h"
 #include "base/file.h"
+#include "base/half.h"
 #include "base/mem.h"
 #include "base/pool.h"
 #include "base/rng.h"
@@ -203,6 +204,49 @@ static void test_atomic_write_and_gz_read(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_half_conversions(void **state)
+{
+    (void)state;
+    /* every half converts to the float it denotes and back to itself */
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = bl_half_to_float((bl_half)h);
+        if (f != f) { /* nan stays nan */
+            assert_true((bl_float_to_half(f) & 0x7c00u) == 0x7c00u);
+            continue;
+        }
+        assert_int_equal(bl_float_to_half(f), h);
+#ifdef __FLT16_MAX__
+        /* and agrees with the compiler's _Float16 where there is one */
+        _Float16 c;
+        uint16_t hv = (uint16_t)h;
+        memcpy(&c, &hv, 2);
+        assert_true((float)c == f);
+#endif
+    }
+    /* rounding: to nearest, ties to even, overflow to inf, tiny to zero */
+    assert_int_equal(bl_float_to_half(1.0f + 0x1p-11f), 0x3c00); /* tie -> even */
+    assert_int_equal(bl_float_to_half(1.0f + 0x1p-11f + 0x1p-20f), 0x3c01);
+    assert_int_equal(bl_float_to_half(65520.0f), 0x7c00);
+    assert_int_equal(bl_float_to_half(65519.0f), 0x7bff);
+    assert_int_equal(bl_float_to_half(0x1p-26f), 0x0000);
+    assert_int_equal(bl_float_to_half(0x1p-24f), 0x0001);
+    assert_int_equal(bl_float_to_half(-2.0f), 0xc000);
+#ifdef __FLT16_MAX__
+    bl_rng_stream s = bl_rng_stream_init(3, BL_RNG_TEST, 0);
+    for (int i = 0; i < 200000; i++) {
+        uint32_t bits = (uint32_t)bl_rng_stream_u64(&s);
+        float f;
+        memcpy(&f, &bits, 4);
+        if (f != f)
+            continue;
+        _Float16 c = (_Float16)f;
+        uint16_t cv;
+        memcpy(&cv, &c, 2);
+        assert_int_equal(bl_float_to_half(f), cv);
+    }
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_pool_runs_every_task_once),
         cmocka_unit_test(test_cpu_levels),
         cmocka_unit_test(test_atomic_write_and_gz_read),
+        cmocka_unit_test(test_half_conversions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
