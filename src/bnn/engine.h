@@ -84,6 +84,11 @@ int bl_engine_eval(bl_engine *e, const bl_model *m, const bl_inputs *in, bl_eval
 int bl_cache_new(bl_engine *e, const bl_model *clean, const bl_inputs *in, bl_cache **out,
                  bl_error *err);
 void bl_cache_free(bl_cache *c);
+/* Above this fraction of changed first-layer bits (default 1/32, where the
+ * correction stops paying off) bl_engine_predict_cached recomputes the
+ * first layer instead; same results either way.  Tests set 1.0 to force
+ * the correction path. */
+void bl_cache_set_max_changed(bl_cache *c, double fraction);
 /* Same result as bl_engine_predict(e, faulty, in, ...), where `faulty` has
  * the architecture of the cached clean model and may differ in any bits. */
 int bl_engine_predict_cached(bl_engine *e, const bl_cache *c, const bl_model *faulty,

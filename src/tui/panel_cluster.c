@@ -72,6 +72,7 @@ static int run_on(tui_cluster_job *cj, bl_job *job, const char *device, const bl
 
 static int cluster_fn(bl_job *job, void *arg, bl_error *err)
 {
+    tui_job_lower_priority();
     tui_cluster_job *cj = arg;
     double *x = NULL;
     size_t n = 0, d = 0;

@@ -283,4 +283,7 @@ typedef struct bl_tui_opts {
 } bl_tui_opts;
 int bl_tui_main(const bl_tui_opts *o);
 
+/* Lower the calling (background job) thread's CPU priority. */
+void tui_job_lower_priority(void);
+
 #endif

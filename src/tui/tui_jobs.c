@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "jobs/job.h"
@@ -94,6 +96,16 @@ struct bl_tui_jobs {
     int metrics_dirty;
     char sweep_msg[96], metrics_msg[96];
 };
+
+/* Background jobs (sweep, metrics, cluster) run at a lower CPU priority
+ * than the evaluation that answers a keypress: on Linux each thread has
+ * its own nice value, inherited by the threads it creates.  Best effort. */
+void tui_job_lower_priority(void)
+{
+#ifdef SYS_gettid
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+#endif
+}
 
 /* ------------------------------------------------------------ evaluation */
 
@@ -325,6 +337,7 @@ static void sw_free(void *p) { bl_campaign_result_free(p); }
 
 static int sweep_fn(bl_job *job, void *arg, bl_error *err)
 {
+    tui_job_lower_priority();
     sweep_arg *a = arg;
     a->job = job;
     bl_campaign_hooks h = { sw_progress, sw_cancelled, a };
@@ -425,6 +438,7 @@ static void hist_of(const bl_model *m, const bl_hidden *h, const int32_t *pre, s
 
 static int metrics_fn(bl_job *job, void *arg, bl_error *err)
 {
+    tui_job_lower_priority();
     metrics_arg *a = arg;
     metrics_res *r = calloc(1, sizeof *r);
     bl_engine *e = NULL;
