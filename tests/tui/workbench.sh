@@ -114,11 +114,35 @@ tm kill-server
 # replay the record in a new workbench, on a fresh tmux server: the old
 # one may still be shutting down on its socket
 S=$S-replay
-trap 'tmux -L $S kill-server 2>/dev/null; tmux -L ${S%-replay} kill-server 2>/dev/null; sleep 0.2; rm -rf "$T" 2>/dev/null' EXIT
+trap 'for s in $S ${S%-replay} $S-hup; do tmux -L $s kill-server 2>/dev/null; done; sleep 0.2; rm -rf "$T" 2>/dev/null' EXIT
 start --session "$rec"
 wait_for 'acc [0-9]'
 tm send-keys -t t '`' 'print("fc3=" .. betlab.ui.state().ber.fc3)' Enter
 wait_for 'fc3=1e-05'
 tm send-keys -t t Escape
 quit_and_wait "replay run did not exit cleanly"
+# SSH drop: SIGHUP while recording restores the terminal and autosaves the
+# session record (80 x 24 only, to keep the suite short)
+if [ "$W" = 80 ]; then
+    tm kill-server
+    S=$S-hup
+    start
+    wait_for 'acc [0-9]'
+    tm send-keys -t t r
+    wait_for 'REC'
+    tm send-keys -t t j j 0 l    # fc1 -> fc3, BER 0, one step up
+    wait_for 'set_ber("fc3", 1e-05)'
+    shpid=$(tm display -p -t t '#{pane_pid}')
+    blpid=$(pgrep -P "$shpid" | head -1)
+    [ -n "$blpid" ] || fail "no betlab process under the pane"
+    kill -HUP "$blpid"
+    i=0
+    while [ ! -s "$T/status" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    [ -s "$T/status" ] || fail "SIGHUP did not end the workbench"
+    [ "$(tm display -p -t t '#{alternate_on}')" = 0 ] || fail "SIGHUP left the alternate screen on"
+    saved=$(ls "$XDG_STATE_HOME"/betlab/sessions/*.lua 2>/dev/null | head -1)
+    [ -n "$saved" ] || fail "SIGHUP: no autosaved session record"
+    grep -q 'set_ber("fc3", 1' "$saved" || { cat "$saved"; fail "autosaved record lacks the slider call"; }
+    echo "SIGHUP: exit status $(cat "$T/status"), record $(basename "$saved")"
+fi
 echo "ok $W x $H"
