@@ -34,7 +34,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 BL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -pthread -Isrc \
-            -DBL_PREFIX='"$(PREFIX)"' -DBL_HAVE_LUA -DCL_TARGET_OPENCL_VERSION=300 $(PC_CFLAGS) $(SAN)
+            -DBL_PREFIX='"$(PREFIX)"' -DCL_TARGET_OPENCL_VERSION=300 $(PC_CFLAGS) $(SAN)
 LDLIBS  = $(PC_LIBS) -lm -pthread $(SAN)
 
 # SIMD variants of kernels are chosen at run time (src/base/cpu.h); only the

@@ -33,6 +33,7 @@
  * one engine are serialised by a mutex (scratch and the expanded first
  * layer are per engine); inputs and caches may be shared between engines
  * of the same architecture, read-only. */
+#include "base/clock.h"
 #include "bnn/engine.h"
 
 #include <math.h>
@@ -861,12 +862,6 @@ int bl_engine_preacts(bl_engine *e, const bl_model *m, const bl_inputs *in, int 
     return run_call(&c, err);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int bl_engine_eval(bl_engine *e, const bl_model *m, const bl_inputs *in, bl_eval_stats *st,
                    bl_error *err)
@@ -877,9 +872,9 @@ int bl_engine_eval(bl_engine *e, const bl_model *m, const bl_inputs *in, bl_eval
     int32_t *pred = malloc((in->n ? in->n : 1) * sizeof *pred);
     if (!pred)
         return bl_error_set(err, BL_ENOMEM, "out of memory evaluating");
-    double t0 = now_s();
+    double t0 = bl_now();
     int rc = bl_engine_predict(e, m, in, pred, err);
-    double t1 = now_s();
+    double t1 = bl_now();
     if (rc == 0) {
         st->images = in->n;
         for (size_t i = 0; i < in->n; i++)

@@ -6,17 +6,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/cpu.h"
 #include "base/mem.h"
 #include "base/rng.h"
 #include "bnn/train_internal.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void bl_train_opts_default(bl_train_opts *o)
 {
@@ -320,7 +315,7 @@ int bl_trainer_run(bl_trainer *t, bl_train_cb cb, void *ctx, bl_error *err)
     while (t->epoch < t->o.epochs) {
         if (t->perm_epoch != t->epoch)
             make_perm(t, t->epoch);
-        double t0 = now_s();
+        double t0 = bl_now();
         while (t->step_in_epoch < spe) {
             const uint32_t *idx = t->perm + t->step_in_epoch * bs;
             for (size_t i = 0; i < bs; i++) {
@@ -339,7 +334,7 @@ int bl_trainer_run(bl_trainer *t, bl_train_cb cb, void *ctx, bl_error *err)
                                         t->ep_loss_sum / (double)t->step_in_epoch, NULL };
                 if (cb(ctx, &p)) {
                     if (t->step_in_epoch < spe) {
-                        t->ep_seconds += now_s() - t0;
+                        t->ep_seconds += bl_now() - t0;
                         rc = BL_ECANCELED;
                         goto out;
                     }
@@ -358,7 +353,7 @@ int bl_trainer_run(bl_trainer *t, bl_train_cb cb, void *ctx, bl_error *err)
             eval_codes(t, t->test_codes, t->test_labels, t->ntest, &correct, NULL);
             st.test_acc = (double)correct / (double)t->ntest;
         }
-        st.seconds = t->ep_seconds + (now_s() - t0);
+        st.seconds = t->ep_seconds + (bl_now() - t0);
         bl_epoch_stats *h = realloc(t->hist, (size_t)(t->nhist + 1) * sizeof *h);
         if (!h) {
             rc = bl_error_set(err, BL_ENOMEM, "train: out of memory");

@@ -9,7 +9,9 @@
 #include <jansson.h>
 
 #include "base/error.h"
+#include "bnn/engine.h"
 #include "bnn/model.h"
+#include "data/dataset.h"
 #include "fault/fault.h"
 
 enum { BL_EXIT_OK = 0, BL_EXIT_RUNTIME = 1, BL_EXIT_USAGE = 2 };
@@ -32,6 +34,13 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  *   random:SPEC[@SEED]   an architecture with seeded random weights
  *                        (benchmarks and demos; SPEC as bl_model_from_spec) */
 int cli_load_model(const char *arg, bl_model **out, bl_error *err);
+
+/* The common start of eval, sweep and metrics: load MODEL and DATA (which
+ * must be labelled when need_labels) and prepare the first `limit` inputs
+ * (0 = all) in the model's input encoding.  On failure err names the
+ * problem and whatever was loaded is in *m / *ds for the caller to free. */
+int cli_load_inputs(const char *model_arg, const char *data_arg, size_t limit, int need_labels,
+                    bl_model **m, bl_dataset **ds, bl_inputs **in, bl_error *err);
 
 /* Strict number parsing for option values: 0 ok, -1 bad. */
 int cli_parse_long(const char *s, long min, long max, long *out);
@@ -56,7 +65,11 @@ int cmd_devices(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_subset(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
-/* Registry of built-in fault kinds plus the --plugin files (cmd_faults.c). */
+/* --plugin FILE.so is repeatable: commands collect the paths in an array of
+ * CLI_MAX_PLUGINS with cli_add_plugin (0, or the usage-error exit code). */
+#define CLI_MAX_PLUGINS 64
+int cli_add_plugin(const char *cmd, char **plugins, int *np, char *path);
+/* Registry of built-in fault kinds plus the --plugin files. */
 int cli_fault_registry(char **plugins, int nplugins, bl_fault_registry **out, bl_error *err);
 
 #endif

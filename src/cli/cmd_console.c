@@ -8,12 +8,6 @@
 
 int cmd_console(int argc, char **argv)
 {
-#ifndef BL_HAVE_LUA
-    (void)argc;
-    (void)argv;
-    cli_error("this betlab was built without Lua 5.4 and readline (liblua5.4-dev, libreadline-dev)");
-    return BL_EXIT_RUNTIME;
-#else
     int no_init = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--no-init") == 0)
@@ -25,5 +19,4 @@ int cmd_console(int argc, char **argv)
             return cli_usage_error("console", "unknown argument '%s'", argv[i]);
     }
     return bl_console_main(no_init);
-#endif
 }

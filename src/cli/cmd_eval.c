@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "bnn/engine.h"
 #include "cli/cli.h"
 #include "data/dataset.h"
@@ -13,12 +14,6 @@
 #include "jobs/campaign_job.h"
 #include "study/stats.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void human_rate(double v, char *buf, size_t n)
 {
@@ -78,7 +73,7 @@ int cmd_eval(int argc, char **argv)
     int json = 0, have_reps = 0;
     double ci_width = 0;
     const char *fault = NULL, *save_map_arg = NULL, *map_arg = NULL;
-    char *plugins[64];
+    char *plugins[CLI_MAX_PLUGINS];
     int np = 0;
     static const struct option longopts[] = {
         { "model", required_argument, NULL, 'm' },
@@ -148,9 +143,8 @@ int cmd_eval(int argc, char **argv)
                 return cli_usage_error("eval", "--max-reps wants 1..100000, not '%s'", optarg);
             break;
         case 'p':
-            if (np == 64)
-                return cli_usage_error("eval", "at most 64 --plugin options");
-            plugins[np++] = optarg;
+            if (cli_add_plugin("eval", plugins, &np, optarg))
+                return BL_EXIT_USAGE;
             break;
         case 'W': save_map_arg = optarg; break;
         case 'F': map_arg = optarg; break;
@@ -186,15 +180,12 @@ int cmd_eval(int argc, char **argv)
     bl_fault_registry *reg = NULL;
     bl_campaign_result *cr = NULL;
     int rc = BL_EXIT_RUNTIME;
-    double t0 = now();
-    if (cli_fault_registry(plugins, np, &reg, &err) || cli_load_model(model_arg, &m, &err) ||
-        bl_dataset_load(data_arg, NULL, &ds, &err))
+    double t0 = bl_now();
+    if (cli_fault_registry(plugins, np, &reg, &err) ||
+        cli_load_inputs(model_arg, data_arg, (size_t)limit, 1, &m, &ds, &in, &err))
         goto fail;
-    if (!bl_dataset_has_labels(ds)) {
-        bl_error_set(&err, BL_EINVAL, "%s: dataset has no labels, cannot measure accuracy",
-                     data_arg);
-        goto fail;
-    }
+    /* a fault map changes weights, not the input encoding: the prepared
+     * inputs serve the faulty copy as they are */
     uint64_t map_bits = 0;
     if (map_arg) {
         bl_model *faulty = NULL;
@@ -205,8 +196,6 @@ int cmd_eval(int argc, char **argv)
         bl_model_free(m);
         m = faulty;
     }
-    if (bl_inputs_prepare(m, ds, (size_t)limit, &in, &err))
-        goto fail;
     bl_engine_opts opts = { .threads = (int)threads, .simd = 0, .simd_set = 0 };
     if (simd_arg) {
         int want = bl_simd_parse(simd_arg);
@@ -220,7 +209,7 @@ int cmd_eval(int argc, char **argv)
     }
     if (bl_engine_new(m, &opts, &e, &err))
         goto fail;
-    double prep = now() - t0;
+    double prep = bl_now() - t0;
     bl_eval_stats st = { 0 }, best = { 0 };
     for (long r = 0; r < repeat; r++) {
         if (bl_engine_eval(e, m, in, &st, &err))

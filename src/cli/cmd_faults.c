@@ -10,21 +10,6 @@
 #include "cli/cli.h"
 #include "fault/fault.h"
 
-int cli_fault_registry(char **plugins, int nplugins, bl_fault_registry **out, bl_error *err)
-{
-    *out = NULL;
-    bl_fault_registry *reg = NULL;
-    int rc = bl_fault_registry_new(&reg, err);
-    for (int i = 0; i < nplugins && !rc; i++)
-        rc = bl_fault_registry_load_plugin(reg, plugins[i], err);
-    if (rc) {
-        bl_fault_registry_free(reg);
-        return rc;
-    }
-    *out = reg;
-    return 0;
-}
-
 static void range_text(const bl_fault_param *p, char *buf, size_t n)
 {
     snprintf(buf, n, "[%g, %g]", p->min, p->max);
@@ -32,7 +17,7 @@ static void range_text(const bl_fault_param *p, char *buf, size_t n)
 
 int cmd_faults(int argc, char **argv)
 {
-    char *plugins[64];
+    char *plugins[CLI_MAX_PLUGINS];
     int np = 0, json = 0;
     static const struct option longopts[] = {
         { "plugin", required_argument, NULL, 'p' },
@@ -45,9 +30,8 @@ int cmd_faults(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "p:jh", longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
-            if (np == 64)
-                return cli_usage_error("faults", "at most 64 --plugin options");
-            plugins[np++] = optarg;
+            if (cli_add_plugin("faults", plugins, &np, optarg))
+                return BL_EXIT_USAGE;
             break;
         case 'j': json = 1; break;
         case 'h': printf("usage: betlab faults [--plugin FILE.so ...] [--json]\n"); return 0;

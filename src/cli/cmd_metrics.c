@@ -8,17 +8,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "bnn/engine.h"
 #include "cli/cli.h"
 #include "data/dataset.h"
 #include "study/metrics.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static json_t *num_or_null(double v) { return isnan(v) ? json_null() : json_real(v); }
 
@@ -65,7 +60,7 @@ static void print_hist(const bl_margin_summary *s)
 int cmd_metrics(int argc, char **argv)
 {
     const char *model_arg = NULL, *data_arg = NULL, *layer = NULL, *imp_arg = "auto";
-    char *plugins[64];
+    char *plugins[CLI_MAX_PLUGINS];
     int np = 0, json = 0;
     long limit = 1000, threads = 0, reps = 10, seed = 1;
     double ber = 0.01;
@@ -126,9 +121,8 @@ int cmd_metrics(int argc, char **argv)
             break;
         case 'j': json = 1; break;
         case 'p':
-            if (np == 64)
-                return cli_usage_error("metrics", "at most 64 --plugin options");
-            plugins[np++] = optarg;
+            if (cli_add_plugin("metrics", plugins, &np, optarg))
+                return BL_EXIT_USAGE;
             break;
         case 'h':
             printf("usage: betlab metrics --model M --data D [--layer L] [--ber P] [--limit N] "
@@ -155,9 +149,8 @@ int cmd_metrics(int argc, char **argv)
     layer_out *L = NULL;
     int nl = 0, rc = BL_EXIT_RUNTIME;
     bl_hidden hs[64];
-    if (cli_fault_registry(plugins, np, &reg, &err) || cli_load_model(model_arg, &m, &err) ||
-        bl_dataset_load(data_arg, NULL, &ds, &err) ||
-        bl_inputs_prepare(m, ds, (size_t)limit, &in, &err))
+    if (cli_fault_registry(plugins, np, &reg, &err) ||
+        cli_load_inputs(model_arg, data_arg, (size_t)limit, 0, &m, &ds, &in, &err))
         goto fail;
     bl_engine_opts o = { .threads = (int)threads };
     if (bl_engine_new(m, &o, &e, &err))
@@ -189,7 +182,7 @@ int cmd_metrics(int argc, char **argv)
             free(pre);
             goto fail;
         }
-        double t0 = now();
+        double t0 = bl_now();
         bl_error aerr = { 0 };
         int arc = bl_flip_fraction_analytic(m, &lo->h, pre, count, ber, &lo->analytic, &aerr);
         if (arc && arc != BL_EUNSUPPORTED) {
@@ -199,14 +192,14 @@ int cmd_metrics(int argc, char **argv)
         }
         if (arc)
             snprintf(lo->an_note, sizeof lo->an_note, "%s", aerr.msg);
-        double t1 = now();
+        double t1 = bl_now();
         lo->an_seconds = t1 - t0;
         if (bl_flip_fraction_measured(e, m, in, &lo->h, reg, ber, (uint64_t)seed, (int)reps,
                                       pre, &lo->measured, &err)) {
             free(pre);
             goto fail;
         }
-        lo->mc_seconds = now() - t1;
+        lo->mc_seconds = bl_now() - t1;
         free(pre);
         if (want_imp) {
             if (bl_importance_layer(e, m, in, &lo->h, method, (int)threads, &lo->imp, &err))

@@ -10,12 +10,6 @@
 
 int cmd_run(int argc, char **argv)
 {
-#ifndef BL_HAVE_LUA
-    (void)argc;
-    (void)argv;
-    cli_error("this betlab was built without Lua 5.4 and readline (liblua5.4-dev, libreadline-dev)");
-    return BL_EXIT_RUNTIME;
-#else
     int i = 1, no_init = 0;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--no-init") == 0)
@@ -47,5 +41,4 @@ int cmd_run(int argc, char **argv)
     if (rc == BL_EXEC_HANGUP)
         return 129;
     return rc == BL_EXEC_OK ? BL_EXIT_OK : BL_EXIT_RUNTIME;
-#endif
 }

@@ -38,7 +38,7 @@ int cmd_sweep(int argc, char **argv)
 {
     const char *model_arg = NULL, *data_arg = NULL, *fault = NULL, *ber_arg = NULL,
                *csv = NULL;
-    char *plugins[64];
+    char *plugins[CLI_MAX_PLUGINS];
     int np = 0, json = 0, have_reps = 0;
     long reps = 10, max_reps = 0, min_reps = 0, limit = 0, threads = 0, seed = 1;
     double ci_width = 0;
@@ -103,9 +103,8 @@ int cmd_sweep(int argc, char **argv)
                 return cli_usage_error("sweep", "--threads wants 1..1024, not '%s'", optarg);
             break;
         case 'p':
-            if (np == 64)
-                return cli_usage_error("sweep", "at most 64 --plugin options");
-            plugins[np++] = optarg;
+            if (cli_add_plugin("sweep", plugins, &np, optarg))
+                return BL_EXIT_USAGE;
             break;
         case 'h':
             printf("usage: betlab sweep --model M --data D --fault MODEL --ber LIST "
@@ -138,15 +137,8 @@ int cmd_sweep(int argc, char **argv)
     bl_fault_registry *reg = NULL;
     bl_campaign_result *r = NULL;
     int rc = BL_EXIT_RUNTIME;
-    if (cli_fault_registry(plugins, np, &reg, &err) || cli_load_model(model_arg, &m, &err) ||
-        bl_dataset_load(data_arg, NULL, &ds, &err))
-        goto fail;
-    if (!bl_dataset_has_labels(ds)) {
-        bl_error_set(&err, BL_EINVAL, "%s: dataset has no labels, cannot measure accuracy",
-                     data_arg);
-        goto fail;
-    }
-    if (bl_inputs_prepare(m, ds, (size_t)limit, &in, &err))
+    if (cli_fault_registry(plugins, np, &reg, &err) ||
+        cli_load_inputs(model_arg, data_arg, (size_t)limit, 1, &m, &ds, &in, &err))
         goto fail;
     bl_campaign_cfg cfg = { .model = m, .inputs = in, .reg = reg, .fault = fault,
                             .bers = bers, .nbers = nbers, .seed = (uint64_t)seed,

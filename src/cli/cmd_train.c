@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/openblas_core.h"
 #include "base/cpu.h"
 #include "bnn/engine.h"
 #include "bnn/train.h"
@@ -32,37 +34,6 @@ static void on_sigint(int sig)
     g_interrupted = 1;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* OpenBLAS 0.3.21 does not know recent Xeons and falls back to its SSE3
- * (Prescott) kernels, ~7x slower.  When it did so on a CPU with AVX2 or
- * AVX-512, re-run ourselves with OPENBLAS_CORETYPE set (read by OpenBLAS
- * when it loads).  An explicit OPENBLAS_CORETYPE is always respected. */
-static void maybe_reexec(int argc, char **argv)
-{
-    if (getenv("OPENBLAS_CORETYPE"))
-        return;
-    const char *core = openblas_get_corename();
-    if (!core || strcasecmp(core, "prescott") != 0)
-        return;
-    bl_simd s = bl_simd_supported();
-    if (s < BL_SIMD_AVX2)
-        return;
-    setenv("OPENBLAS_CORETYPE", s == BL_SIMD_AVX512 ? "SkylakeX" : "Haswell", 1);
-    char **nargv = calloc((size_t)argc + 2, sizeof *nargv);
-    if (!nargv)
-        return;
-    nargv[0] = (char *)"betlab";
-    for (int i = 0; i < argc; i++)
-        nargv[i + 1] = argv[i];
-    execv("/proc/self/exe", nargv);
-    free(nargv); /* exec failed: go on with the slow kernels */
-}
 
 typedef struct {
     int tty, json;
@@ -145,7 +116,7 @@ static const char *base_name(const char *path, char *buf, size_t n)
 
 int cmd_train(int argc, char **argv)
 {
-    maybe_reexec(argc, argv);
+    bl_openblas_fix_coretype("betlab", argc, argv);
     bl_train_opts o;
     bl_train_opts_default(&o);
     const char *arch = NULL, *data = NULL, *test_data = NULL, *out = NULL, *resume = NULL;
@@ -343,7 +314,7 @@ int cmd_train(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     g_interrupted = 0;
     sigaction(SIGINT, &sa, &old_sa);
-    progress_ctx pc = { isatty(2), json, o.epochs, -1, now() };
+    progress_ctx pc = { isatty(2), json, o.epochs, -1, bl_now() };
     if (resume)
         fprintf(stderr, "resuming %s at epoch %d, minibatch %zu\n", resume,
                 bl_trainer_epochs_done(t) + 1, bl_trainer_steps_done(t));
@@ -366,7 +337,7 @@ int cmd_train(int argc, char **argv)
     }
     if (trc)
         goto fail;
-    double train_seconds = now() - pc.t0;
+    double train_seconds = bl_now() - pc.t0;
 
     if (bl_trainer_export(t, &m, &err))
         goto fail;

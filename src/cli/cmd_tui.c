@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "cli/cli.h"
 #include "lua/executor.h"
 #include "tui/tui.h"
@@ -148,7 +149,7 @@ static int loop(bl_tui *t)
         if (dirty) {
             tui_draw(t);
             if (t->last_key_t > 0)
-                tui_trace("echo_ms %.2f", (tui_now() - t->last_key_t) * 1e3);
+                tui_trace("echo_ms %.2f", (bl_now() - t->last_key_t) * 1e3);
             dirty = 0;
         }
         struct pollfd p[2] = { { STDIN_FILENO, POLLIN, 0 }, { t->wake[0], POLLIN, 0 } };
@@ -174,7 +175,7 @@ static int loop(bl_tui *t)
         wint_t wc;
         int r;
         while ((r = wget_wch(stdscr, &wc)) != ERR) {
-            double k0 = tui_now();
+            double k0 = bl_now();
             if (r == KEY_CODE_YES && wc == KEY_RESIZE) {
                 dirty = 1;
                 continue;
@@ -182,7 +183,7 @@ static int loop(bl_tui *t)
             tui_key(t, (int)wc, r != KEY_CODE_YES);
             tui_jobs_collect(t);
             tui_draw(t);
-            tui_trace("key_ms %.2f", (tui_now() - k0) * 1e3);
+            tui_trace("key_ms %.2f", (bl_now() - k0) * 1e3);
             dirty = 0;
             if (t->quit)
                 break;

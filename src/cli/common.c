@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "fault/fault.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -36,6 +37,17 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     if (!cmd)
         fprintf(stderr, "usage: betlab COMMAND [OPTIONS]; see betlab --help\n");
     return BL_EXIT_USAGE;
+}
+
+int cli_load_inputs(const char *model_arg, const char *data_arg, size_t limit, int need_labels,
+                    bl_model **m, bl_dataset **ds, bl_inputs **in, bl_error *err)
+{
+    if (cli_load_model(model_arg, m, err) || bl_dataset_load(data_arg, NULL, ds, err))
+        return err->code;
+    if (need_labels && !bl_dataset_has_labels(*ds))
+        return bl_error_set(err, BL_EINVAL, "%s: dataset has no labels, cannot measure accuracy",
+                            data_arg);
+    return bl_inputs_prepare(*m, *ds, limit, in, err);
 }
 
 int cli_parse_long(const char *s, long min, long max, long *out)
@@ -103,4 +115,27 @@ void cli_print_json(json_t *v)
         free(s);
     }
     json_decref(v);
+}
+
+int cli_fault_registry(char **plugins, int nplugins, bl_fault_registry **out, bl_error *err)
+{
+    *out = NULL;
+    bl_fault_registry *reg = NULL;
+    int rc = bl_fault_registry_new(&reg, err);
+    for (int i = 0; i < nplugins && !rc; i++)
+        rc = bl_fault_registry_load_plugin(reg, plugins[i], err);
+    if (rc) {
+        bl_fault_registry_free(reg);
+        return rc;
+    }
+    *out = reg;
+    return 0;
+}
+
+int cli_add_plugin(const char *cmd, char **plugins, int *np, char *path)
+{
+    if (*np == CLI_MAX_PLUGINS)
+        return cli_usage_error(cmd, "at most %d --plugin options", CLI_MAX_PLUGINS);
+    plugins[(*np)++] = path;
+    return 0;
 }

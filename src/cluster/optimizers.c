@@ -32,16 +32,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/rng.h"
 #include "cluster/cluster.h"
 #include "cluster/optimizers.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double eps_of(const bl_cluster_opts *o) { return o->epsilon > 0 ? o->epsilon : 0.1; }
 
@@ -602,7 +597,7 @@ int bl_cluster_run(bl_cluster_backend *b, const bl_cluster_opts *opts, bl_cluste
     if (rc)
         return rc;
     uint64_t ev0 = b->evaluations;
-    double t0 = now_s();
+    double t0 = bl_now();
     if (opts->optimizer <= BL_OPT_STOCHASTIC_GREEDY && (rc = b->ops->reset(b, 0, err)))
         goto out;
     switch (opts->optimizer) {
@@ -612,7 +607,7 @@ int bl_cluster_run(bl_cluster_backend *b, const bl_cluster_opts *opts, bl_cluste
     default: rc = run_stream(b, opts, res, err); break;
     }
 out:
-    res->seconds = now_s() - t0;
+    res->seconds = bl_now() - t0;
     res->evaluations = b->evaluations - ev0;
     if (rc) {
         bl_cluster_result_free(res);

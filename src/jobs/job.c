@@ -1,4 +1,5 @@
 /* job.c - background jobs (job.h). */
+#include "base/clock.h"
 #include "jobs/job.h"
 
 #include <pthread.h>
@@ -34,12 +35,6 @@ struct bl_job {
     void *progress_ctx;
 };
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static bl_job *job_new(const char *kind, bl_job_fn fn, void *arg, void (*free_arg)(void *))
 {
@@ -53,7 +48,7 @@ static bl_job *job_new(const char *kind, bl_job_fn fn, void *arg, void (*free_ar
     pthread_mutex_init(&j->lock, NULL);
     atomic_init(&j->cancel, 0);
     j->state = BL_JOB_RUNNING;
-    j->t0 = now();
+    j->t0 = bl_now();
     return j;
 }
 
@@ -70,7 +65,7 @@ static void job_finish(bl_job *j, int rc, const bl_error *err)
     j->state = rc == 0 ? BL_JOB_DONE : rc == BL_ECANCELED ? BL_JOB_CANCELED : BL_JOB_FAILED;
     if (rc == 0)
         j->fraction = 1.0;
-    j->t1 = now();
+    j->t1 = bl_now();
     pthread_mutex_unlock(&j->lock);
 }
 
@@ -191,7 +186,7 @@ double bl_job_progress(bl_job *job, char *msg, size_t n)
 double bl_job_elapsed(bl_job *job)
 {
     pthread_mutex_lock(&job->lock);
-    double t = (job->state == BL_JOB_RUNNING ? now() : job->t1) - job->t0;
+    double t = (job->state == BL_JOB_RUNNING ? bl_now() : job->t1) - job->t0;
     pthread_mutex_unlock(&job->lock);
     return t;
 }

@@ -444,6 +444,22 @@ static void metric_free(metric_ctx *c)
     c->e = NULL;
 }
 
+/* The end of every metric function: free the C side, then raise (Ctrl-C
+ * or a core error) or return the per-layer list (its first entry when one
+ * layer was asked for). */
+static int metric_finish(lua_State *L, metric_ctx *c, int rc, bl_error *err, const char *fn,
+                         const char *layer, int list)
+{
+    metric_free(c);
+    if (rc == BL_ECANCELED)
+        return luaL_error(L, "%s: interrupted", fn);
+    if (rc)
+        return lbl_fail(L, fn, err);
+    if (layer)
+        lua_rawgeti(L, list, 1);
+    return 1;
+}
+
 /* Select hidden layers: all, or the one named by opts.layer (error when
  * unknown).  Raises before allocating. */
 static void metric_layers(lua_State *L, const bl_model *m, const char *layer, const char *fn,
@@ -513,14 +529,7 @@ static int m_margins(lua_State *L)
         }
         free(pre);
     }
-    metric_free(&c);
-    if (rc == BL_ECANCELED)
-        return luaL_error(L, "%s: interrupted", fn);
-    if (rc)
-        return lbl_fail(L, fn, &err);
-    if (layer)
-        lua_rawgeti(L, list, 1);
-    return 1;
+    return metric_finish(L, &c, rc, &err, fn, layer, list);
 }
 
 /* m:flip_probability(ds, ber [, {layer=, limit=, measure=, seed=, reps=,
@@ -606,14 +615,7 @@ static int m_flip_probability(lua_State *L)
         lua_pop(L, 1);
         free(pre);
     }
-    metric_free(&c);
-    if (rc == BL_ECANCELED)
-        return luaL_error(L, "%s: interrupted", fn);
-    if (rc)
-        return lbl_fail(L, fn, &err);
-    if (layer)
-        lua_rawgeti(L, list, 1);
-    return 1;
+    return metric_finish(L, &c, rc, &err, fn, layer, list);
 }
 
 /* m:importance(ds [, {layer=, limit=, method=, threads=}]) -> list of
@@ -694,14 +696,7 @@ static int m_importance(lua_State *L)
         lua_rawseti(L, list, i + 1);
         lua_pop(L, 1); /* the box */
     }
-    metric_free(&c);
-    if (rc == BL_ECANCELED)
-        return luaL_error(L, "%s: interrupted", fn);
-    if (rc)
-        return lbl_fail(L, fn, &err);
-    if (layer)
-        lua_rawgeti(L, list, 1);
-    return 1;
+    return metric_finish(L, &c, rc, &err, fn, layer, list);
 }
 
 void lbl_open_study(lua_State *L)

@@ -1,4 +1,5 @@
 /* campaign.c - BER campaigns (campaign.h). */
+#include "base/clock.h"
 #include "study/campaign.h"
 
 #include <errno.h>
@@ -11,12 +12,6 @@
 #include "base/file.h"
 #include "study/stats.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void bl_campaign_result_free(bl_campaign_result *r)
 {
@@ -100,7 +95,7 @@ int bl_campaign_run(const bl_campaign_cfg *cfg, const bl_campaign_hooks *hooks,
     int rc = bl_campaign_check(cfg, err);
     if (rc)
         return rc;
-    double t0 = now();
+    double t0 = bl_now();
     int minr, maxr;
     bounds(cfg, &minr, &maxr);
     const bl_model *m = cfg->model;
@@ -176,11 +171,11 @@ int bl_campaign_run(const bl_campaign_cfg *cfg, const bl_campaign_hooks *hooks,
                 report(hooks, frac, "BER %g: repetition %d", row->ber, rep + 1);
             else
                 report(hooks, frac, "repetition %d", rep + 1);
-            double t1 = now();
+            double t1 = bl_now();
             bl_fault_stats st;
             memset(&st, 0, sizeof st);
             rc = bl_fault_apply(spec, m, faulty, cfg->seed + (uint64_t)rep, &st, err);
-            double t2 = now();
+            double t2 = bl_now();
             r->fault_seconds += t2 - t1;
             if (rc)
                 goto done;
@@ -199,7 +194,7 @@ int bl_campaign_run(const bl_campaign_cfg *cfg, const bl_campaign_hooks *hooks,
                 for (size_t i = 0; i < n; i++)
                     correct += pred[i] == labels[i];
             }
-            r->eval_seconds += now() - t2;
+            r->eval_seconds += bl_now() - t2;
             row->correct[rep] = correct;
             row->acc[rep] = (double)correct / (double)n;
             row->reps = rep + 1;
@@ -217,7 +212,7 @@ done:
     if (e) /* leave a caller's engine without activation faults */
         bl_engine_set_activation_faults(e, NULL, 0, NULL);
     if (r)
-        r->seconds = now() - t0;
+        r->seconds = bl_now() - t0;
     bl_model_free(faulty);
     bl_cache_free(cache);
     bl_engine_free(own);

@@ -15,6 +15,7 @@
  *
  * BRUTE: one full evaluation per neuron with its threshold complemented:
  * O(neurons x evaluation). */
+#include "base/clock.h"
 #include "study/metrics.h"
 
 #include <stdlib.h>
@@ -23,12 +24,6 @@
 
 #include "base/pool.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void bl_importance_free(bl_importance *imp)
 {
@@ -318,7 +313,7 @@ int bl_importance_layer(bl_engine *e, const bl_model *m, const bl_inputs *in, co
                         int method, int threads, bl_importance *out, bl_error *err)
 {
     memset(out, 0, sizeof *out);
-    double t0 = now();
+    double t0 = bl_now();
     size_t C = m->layers[h->thresh].out.c, n = bl_inputs_count(in);
     const bl_layer *th = &m->layers[h->thresh];
     for (size_t j = 0; j < C; j++)
@@ -359,7 +354,7 @@ int bl_importance_layer(bl_engine *e, const bl_model *m, const bl_inputs *in, co
     for (size_t j = 0; j < C; j++)
         v += (out->imp[j] - out->mean) * (out->imp[j] - out->mean);
     out->variance = C ? v / (double)C : 0.0;
-    out->seconds = now() - t0;
+    out->seconds = bl_now() - t0;
     free(total);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "lua/executor.h"
 #include "tui/tui.h"
 
@@ -92,7 +93,7 @@ static void set_ber(bl_tui *t, double v)
 {
     char b[32];
     snprintf(b, sizeof b, "%.3g", v);
-    t->last_key_t = tui_now();
+    t->last_key_t = bl_now();
     if (t->s.sel < t->s.nlayers)
         tui_action(t, "betlab.ui.set_ber(\"%s\", %s)", t->s.layers[t->s.sel].name, b);
     else

@@ -258,7 +258,6 @@ int tui_jobs_collect(bl_tui *t);            /* results into the state; 1 changed
 int tui_jobs_running(bl_tui *t);
 void tui_jobs_pin_changed(bl_tui *t, bl_model *old, bl_inputs *old_in);
 void tui_jobs_wake(int fd);
-double tui_now(void);
 
 /* l_ui.c */
 void tui_lua_open(bl_tui *t);

@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "jobs/job.h"
 #include "study/campaign.h"
 #include "study/metrics.h"
@@ -36,12 +37,6 @@
 
 #define EVAL_REPS 5
 
-double tui_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 void tui_jobs_wake(int fd)
 {
@@ -207,7 +202,7 @@ static void *eval_thread(void *arg)
             pin_setup(j, pm, pin, &err);
         bl_fault_spec *spec = NULL;
         uint64_t k = 0, pk = 0, changed = 0;
-        double e0 = tui_now();
+        double e0 = bl_now();
         if (reps == 0)
             atomic_store(&j->interactive, 1);
         int rc = err.code ? err.code : bl_fault_spec_parse(t->reg, spec_text, NULL, &spec, &err);
@@ -221,7 +216,7 @@ static void *eval_thread(void *arg)
                          seed + (uint64_t)reps, &pk, NULL, &perr) == 0)
                 have_pin = 1;
         }
-        double e1 = tui_now();
+        double e1 = bl_now();
         atomic_store(&j->interactive, 0);
         bl_fault_spec_free(spec);
         pthread_mutex_lock(&j->mu);
@@ -290,7 +285,7 @@ void tui_jobs_settings_changed(bl_tui *t)
     j->req_gen++;
     snprintf(j->req_spec, sizeof j->req_spec, "%s", spec);
     j->req_seed = t->s.seed;
-    j->req_t = t->last_key_t > 0 ? t->last_key_t : tui_now();
+    j->req_t = t->last_key_t > 0 ? t->last_key_t : bl_now();
     pthread_cond_signal(&j->cv);
     pthread_mutex_unlock(&j->mu);
     t->last_key_t = 0;

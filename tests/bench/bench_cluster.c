@@ -8,16 +8,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/pool.h"
 #include "cluster/cluster.h"
 #include "cluster/subsets.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Seconds per gains call of M candidates (best of a few), or -1. */
 static double time_gains(const char *dev, const double *x, size_t n, size_t d, int prec,
@@ -39,9 +34,9 @@ static double time_gains(const char *dev, const double *x, size_t n, size_t d, i
     b->ops->gains(b, 0, c, M, g, &err); /* warm-up */
     double best = 1e30, spent = 0;
     for (int r = 0; r < 5 && spent < 1.0; r++) {
-        double t = now();
+        double t = bl_now();
         b->ops->gains(b, 0, c, M, g, &err);
-        t = now() - t;
+        t = bl_now() - t;
         spent += t;
         if (t < best)
             best = t;

@@ -16,18 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/openblas_core.h"
 #include "base/mem.h"
 #include "base/rng.h"
 #include "bnn/engine.h"
 
 #define NIMG 10000
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void die(const char *what, const bl_error *err)
 {
@@ -44,9 +40,9 @@ static double time_predict(bl_engine *e, const bl_model *m, const bl_inputs *in,
         die("predict", &err);
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = bl_now();
         bl_engine_predict(e, m, in, pred, &err);
-        double t = now_s() - t0;
+        double t = bl_now() - t0;
         if (t < best)
             best = t;
     }
@@ -61,9 +57,9 @@ static double time_cached(bl_engine *e, const bl_cache *c, const bl_model *m, in
         die("predict_cached", &err);
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = bl_now();
         bl_engine_predict_cached(e, c, m, pred, &err);
-        double t = now_s() - t0;
+        double t = bl_now() - t0;
         if (t < best)
             best = t;
     }
@@ -108,7 +104,7 @@ static size_t gemm_forward(const bl_model *m, const uint8_t *codes, size_t n, si
             wf[li] = float_weights(&m->layers[li]);
     float *a = malloc(bs * maxsz * sizeof *a), *b = malloc(bs * maxsz * sizeof *b);
     size_t agree = 0;
-    double t0 = now_s();
+    double t0 = bl_now();
     for (size_t i0 = 0; i0 < n; i0 += bs) {
         size_t nb = n - i0 < bs ? n - i0 : bs;
         for (size_t i = 0; i < nb * F; i++)
@@ -180,7 +176,7 @@ static size_t gemm_forward(const bl_model *m, const uint8_t *codes, size_t n, si
             agree += best == want[i0 + im];
         }
     }
-    *seconds = now_s() - t0;
+    *seconds = bl_now() - t0;
     for (uint32_t li = 0; li < m->nlayers; li++)
         free(wf[li]);
     free(wf);
@@ -297,11 +293,11 @@ static void bench_model(const char *spec, bl_dataset *ds, size_t nref)
         goto done;
     }
     /* naive float reference on a subset, scaled per image */
-    double r0 = now_s();
+    double r0 = bl_now();
     for (size_t i = 0; i < nref; i++)
         if (bl_reference_forward(m, codes + i * F, NULL, NULL) != pred[i])
             die("reference disagrees with the engine", NULL);
-    double tref = (now_s() - r0) / (double)nref * (double)n;
+    double tref = (bl_now() - r0) / (double)nref * (double)n;
     printf("  naive float reference (1 thread, %zu images scaled): %8.1f ms  "
            "engine speedup %.0fx\n",
            nref, tref * 1e3, tref / t2);
@@ -322,10 +318,10 @@ static void bench_model(const char *spec, bl_dataset *ds, size_t nref)
 
     /* cached fault evaluation */
     bl_cache *c = NULL;
-    double tc0 = now_s();
+    double tc0 = bl_now();
     if (bl_cache_new(e2, m, in, &c, &err))
         die("cache", &err);
-    double tcache = now_s() - tc0;
+    double tcache = bl_now() - tc0;
     bl_model *f = NULL;
     bl_model_clone(m, &f, &err);
     double bers[] = { 0.01, 0.001 };
@@ -353,25 +349,10 @@ done:
     bl_model_free(m);
 }
 
-/* OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not know this CPU model and falls
- * back to its SSE3 "Prescott" kernels (about 35 instead of 220 GFLOP/s
- * here), which would make the float baseline unfairly slow.  It picks its
- * kernels when the library loads, so re-run ourselves with the core type
- * set, unless the user chose one. */
-static void fair_openblas(char **argv)
-{
-    if (getenv("OPENBLAS_CORETYPE") || bl_simd_supported() < BL_SIMD_AVX512)
-        return;
-    __builtin_cpu_init();
-    setenv("OPENBLAS_CORETYPE", __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX",
-           1);
-    execv("/proc/self/exe", argv);
-    /* exec failed: carry on with what OpenBLAS chose */
-}
-
 int main(int argc, char **argv)
 {
-    fair_openblas(argv);
+    /* a fair float baseline needs OpenBLAS's fast kernels */
+    bl_openblas_fix_coretype(NULL, argc, argv);
     bl_error err = { 0 };
     bl_dataset *ds = NULL;
     if (bl_dataset_load("fashion-mnist:test", NULL, &ds, &err) != 0) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/coupled.h"
 #include "base/cpu.h"
 #include "base/mem.h"
@@ -23,12 +24,6 @@
 
 #define REPS 7
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void die(const char *what, const bl_error *err)
 {
@@ -41,7 +36,7 @@ static double gen_ms(const bl_model *m, bl_simd simd, double p, uint64_t *buf)
 {
     double best = 1e30;
     for (int r = 0; r < REPS; r++) {
-        double t0 = now_s();
+        double t0 = bl_now();
         for (uint32_t li = 0; li < m->nlayers; li++) {
             const bl_layer *l = &m->layers[li];
             if (!l->weights)
@@ -49,7 +44,7 @@ static double gen_ms(const bl_model *m, bl_simd simd, double p, uint64_t *buf)
             bl_coupled_mask_simd(simd, 1234 + (uint64_t)r, bl_coupled_stream(li, 0), p, 0,
                                  (size_t)l->rows * l->words_per_row, buf);
         }
-        double t = now_s() - t0;
+        double t = bl_now() - t0;
         best = t < best ? t : best;
     }
     return best * 1e3;
@@ -60,10 +55,10 @@ static double apply_ms(const bl_fault_spec *s, const bl_model *m, bl_model *f)
     double best = 1e30;
     bl_error err;
     for (int r = 0; r < REPS; r++) {
-        double t0 = now_s();
+        double t0 = bl_now();
         if (bl_fault_apply(s, m, f, 99 + (uint64_t)r, NULL, &err))
             die("apply", &err);
-        double t = now_s() - t0;
+        double t = bl_now() - t0;
         best = t < best ? t : best;
     }
     return best * 1e3;
@@ -122,14 +117,14 @@ int main(void)
         die("map", &err);
     double tb = 1e30, td = 1e30;
     for (int r = 0; r < REPS; r++) {
-        double t0 = now_s();
+        double t0 = bl_now();
         bl_fault_map *mm = NULL;
         if (bl_fault_map_diff(m, f, &mm, &err))
             die("diff", &err);
-        double t1 = now_s();
+        double t1 = bl_now();
         if (bl_fault_map_apply(map, m, f, &err))
             die("map apply", &err);
-        double t2 = now_s();
+        double t2 = bl_now();
         bl_fault_map_free(mm);
         td = t1 - t0 < td ? t1 - t0 : td;
         tb = t2 - t1 < tb ? t2 - t1 : tb;
@@ -155,12 +150,12 @@ int main(void)
     double tc = 1e30, ta = 1e30;
     for (int r = 0; r < 3; r++) {
         bl_engine_set_activation_faults(e, NULL, 0, &err);
-        double t0 = now_s();
+        double t0 = bl_now();
         bl_engine_predict(e, m, in, pred, &err);
-        double t1 = now_s();
+        double t1 = bl_now();
         bl_engine_set_activation_faults(e, rates, 7, &err);
         bl_engine_predict(e, m, in, pred, &err);
-        double t2 = now_s();
+        double t2 = bl_now();
         tc = t1 - t0 < tc ? t1 - t0 : tc;
         ta = t2 - t1 < ta ? t2 - t1 : ta;
     }

@@ -8,16 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "bnn/engine.h"
 #include "data/dataset.h"
 #include "study/campaign.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
@@ -50,11 +45,11 @@ int main(int argc, char **argv)
     bl_campaign_cfg c = { .model = m, .inputs = in, .reg = reg, .fault = "bitflip",
                           .bers = bers, .nbers = 10, .seed = 1, .reps = 10,
                           .threads = threads };
-    double t0 = now();
+    double t0 = bl_now();
     bl_campaign_result *r = NULL;
     if (bl_campaign_run(&c, NULL, &r, &err))
         goto fail;
-    double total = now() - t0;
+    double total = bl_now() - t0;
     printf("bench_sweep: %s, %zu images, 10 BERs x 10 reps, %d threads\n", what, r->images,
            r->threads);
     bl_campaign_print_table(r, stdout);

@@ -13,17 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/openblas_core.h"
 #include "base/cpu.h"
 #include "base/pool.h"
 #include "base/rng.h"
 #include "bnn/train.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static bl_dataset *data(size_t n)
 {
@@ -61,24 +57,19 @@ static double run(const char *arch, bl_dataset *ds, int threads)
         fprintf(stderr, "bench_train: %s\n", err.msg);
         exit(1);
     }
-    double t0 = now();
+    double t0 = bl_now();
     if (bl_trainer_run(t, NULL, NULL, &err)) {
         fprintf(stderr, "bench_train: %s\n", err.msg);
         exit(1);
     }
-    double s = now() - t0;
+    double s = bl_now() - t0;
     bl_trainer_free(t);
     return (double)bl_dataset_count(ds) / s;
 }
 
 int main(int argc, char **argv)
 {
-    if (!getenv("OPENBLAS_CORETYPE") && strcasecmp(openblas_get_corename(), "prescott") == 0 &&
-        bl_simd_supported() >= BL_SIMD_AVX2) {
-        setenv("OPENBLAS_CORETYPE", bl_simd_supported() == BL_SIMD_AVX512 ? "SkylakeX" : "Haswell",
-               1);
-        execv("/proc/self/exe", argv);
-    }
+    bl_openblas_fix_coretype(NULL, argc, argv);
     int nt = bl_cpu_count();
     printf("OpenBLAS core %s, %d CPUs; batch 100, flips p=0.1 (flip-ste)\n", openblas_get_corename(),
            nt);

@@ -13,10 +13,6 @@ fail=0
 ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; fail=1; }
 
-if "$BL" run - </dev/null 2>&1 | grep -q "built without Lua"; then
-    echo "FAIL: $BL was built without Lua 5.4 (a required dependency)"
-    exit 1
-fi
 
 # 1. Lua test scripts
 for t in tests/lua/test_*.lua; do
