@@ -2,7 +2,8 @@
 #
 #   make            build ./betlab (runnable in place)
 #   make run        install missing Debian packages (as root), build, open the TUI
-#   make test       unit tests (cmocka), loader/fuzz regressions, CLI tests
+#   make test       unit tests (cmocka), loader/fuzz regressions, CLI tests; any
+#                   skipped test fails it unless BETLAB_ALLOW_SKIP=1
 #   make bench      benchmarks (ratios measured in one run)
 #   make asan       ASan + UBSan build of everything, then run the tests with it
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
@@ -21,7 +22,7 @@ FUZZ_SECONDS ?= 30
 # Debian packages: the single list used by `make deps`.
 DEB_PKGS = build-essential pkg-config libncurses-dev libreadline-dev liblua5.4-dev \
            ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libcmocka-dev zlib1g-dev \
-           libopenblas-dev libjansson-dev tmux clinfo dataset-fashion-mnist
+           libopenblas-dev libjansson-dev tmux clinfo dataset-fashion-mnist python3
 # pkg-config modules that must be present for the build and the tests.
 PC_MODS  = zlib jansson cmocka openblas lua5.4 readline ncursesw OpenCL
 
@@ -118,10 +119,19 @@ unit: $(UNIT_BIN) $(FUZZ_REGR) $(BIN) $(PLUGINS) $(TEST_PLUGINS)
 
 test: check-deps
 	@$(MAKE) --no-print-directory unit
-	@BUILD=$(BUILD) BIN=$(BIN) sh tests/run_tests.sh $(UNIT_BIN) -- $(FUZZ_REGR)
+	@BUILD=$(BUILD) BIN=$(BIN) BETLAB_ALLOW_SKIP=$(BETLAB_ALLOW_SKIP) \
+	    sh tests/run_tests.sh $(UNIT_BIN) -- $(FUZZ_REGR)
 
+# Everything `make test` needs so that no test skips: the libraries, the
+# FashionMNIST files, the tools the CLI tests drive (tmux, python3) and an
+# OpenCL ICD (PoCL) for the OpenCL tests.
+HAVE_DEPS = pkg-config --exists $(PC_MODS) && [ -d /usr/share/datasets/fashion-mnist ] \
+	&& command -v tmux >/dev/null && command -v python3 >/dev/null \
+	&& { ls /etc/OpenCL/vendors/*.icd >/dev/null 2>&1 || clinfo -l 2>/dev/null | grep -q Platform; }
 check-deps:
-	@pkg-config --exists $(PC_MODS) && [ -d /usr/share/datasets/fashion-mnist ] || $(MAKE) --no-print-directory deps
+	@$(HAVE_DEPS) || { $(MAKE) --no-print-directory deps && $(HAVE_DEPS); } || { \
+	    echo "betlab: still missing a library, the FashionMNIST data, tmux, python3" \
+	         "or an OpenCL ICD (/etc/OpenCL/vendors/*.icd); see make deps"; exit 1; }
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
