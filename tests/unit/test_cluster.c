@@ -48,10 +48,45 @@ static void run_gains(bl_cluster_backend *b, const uint32_t *add, size_t nadd,
     assert_int_equal(b->ops->value(b, 0, f, &err), 0);
 }
 
-static void compare(size_t n, size_t d, int prec, double tol, int relative, const double *x)
+/* fp16 stores each coordinate with a relative rounding of up to 2^-11, so a
+ * gain or value (a mean of differences of squared distances) may be off by
+ * about 2^-11 * mean |x|^2 however small it is; beyond that, fp16 results
+ * must be relative to each gain.  The absolute part is tied to the data's
+ * scale (not to 1, which hid gains of 0.003 entirely), so it stays far below
+ * the gains and an all-zero fp16 backend fails; fp16_power() checks that. */
+static double fp16_abs(const double *x, size_t n, size_t d)
+{
+    double s = 0;
+    for (size_t i = 0; i < n * d; i++)
+        s += x[i] * x[i];
+    return 0x1p-11 * s / (double)n;
+}
+
+/* Allowed |got - ref| at precision `prec` (abs16: fp16_abs of the data). */
+static double allowed(int prec, double tol, double ref, double abs16)
+{
+    switch (prec) {
+    case BL_PREC_FP64: return tol * fmax(1.0, fabs(ref));  /* 1e-12 hides no result */
+    case BL_PREC_FP32: return tol * fmax(fabs(ref), 1e-300);
+    default: return tol * fabs(ref) + abs16;
+    }
+}
+
+/* The fp16 tolerance can tell the largest of the `m` reference gains from 0. */
+static void fp16_power(const double *ref, size_t m, double tol, double abs16)
+{
+    double gmax = 0;
+    for (size_t i = 0; i < m; i++)
+        gmax = fmax(gmax, fabs(ref[i]));
+    if (!(gmax > allowed(BL_PREC_FP16, tol, gmax, abs16)))
+        fail_msg("fp16 tolerance %g + %g*|gain| would accept 0 for the largest gain %g",
+                 abs16, tol, gmax);
+}
+
+static void compare(size_t n, size_t d, int prec, double tol, const double *x)
 {
     size_t m = n < 150 ? n : 150;
-    uint32_t cand[150], add[5];
+    uint32_t cand[150], add[5] = { 0 };
     for (size_t i = 0; i < m; i++)
         cand[i] = (uint32_t)((i * 7919) % n);
     size_t nadd = n < 5 ? n : 5;
@@ -60,19 +95,24 @@ static void compare(size_t n, size_t d, int prec, double tol, int relative, cons
     double ref[150], got[150], fr, fg;
     bl_cluster_backend *r = mk("reference", x, n, d, BL_PREC_FP64, 1, 1);
     run_gains(r, add, nadd, cand, m, ref, &fr);
+    double abs16 = fp16_abs(x, n, d);
+    if (prec == BL_PREC_FP16 && n > nadd)  /* n <= nadd: every gain is 0 */
+        fp16_power(ref, m, tol, abs16);
     for (int s = 0; s <= (int)bl_simd_supported(); s++) {
         char dev[32];
         snprintf(dev, sizeof dev, "cpu:%s", bl_simd_name((bl_simd)s));
         bl_cluster_backend *b = mk(dev, x, n, d, prec, 1, 2);
         run_gains(b, add, nadd, cand, m, got, &fg);
         for (size_t i = 0; i < m; i++) {
-            double e = fabs(got[i] - ref[i]);
-            double lim = relative ? tol * fmax(fabs(ref[i]), 1e-300) : tol * fmax(1.0, fabs(ref[i]));
-            if (!(e <= lim))
+            if (!(fabs(got[i] - ref[i]) <= allowed(prec, tol, ref[i], abs16)))
                 fail_msg("%s %s n=%zu d=%zu cand %zu: %.17g vs ref %.17g", dev,
                          bl_precision_name(prec), n, d, i, got[i], ref[i]);
         }
-        assert_true(fabs(fg - fr) <= (relative ? tol : tol) * fmax(1.0, fabs(fr)) * 10);
+        double flim = prec == BL_PREC_FP16 ? allowed(prec, tol, fr, abs16)
+                                           : tol * fmax(1.0, fabs(fr)) * 10;
+        if (!(fabs(fg - fr) <= flim))
+            fail_msg("%s %s n=%zu d=%zu value %.17g vs ref %.17g", dev, bl_precision_name(prec),
+                     n, d, fg, fr);
         bl_cluster_backend_free(b);
     }
     bl_cluster_backend_free(r);
@@ -85,20 +125,21 @@ static void test_precisions_vs_reference(void **state)
     for (size_t a = 0; a < 4; a++)
         for (size_t c = 0; c < 5; c++) {
             double *x = uniform01(ns[a], ds[c], ns[a] * 31 + ds[c]);
-            compare(ns[a], ds[c], BL_PREC_FP64, 1e-12, 0, x);
-            compare(ns[a], ds[c], BL_PREC_FP32, 1e-5, 1, x);
-            compare(ns[a], ds[c], BL_PREC_FP16, 1e-2, 0, x);
+            compare(ns[a], ds[c], BL_PREC_FP64, 1e-12, x);
+            compare(ns[a], ds[c], BL_PREC_FP32, 1e-5, x);
+            compare(ns[a], ds[c], BL_PREC_FP16, 1e-2, x);
             free(x);
         }
     /* Gaussian blobs (centres in [-10, 10]^d) */
     double *x;
     assert_int_equal(bl_cluster_blobs(500, 20, 5, 3, &x, NULL, NULL), 0);
-    compare(500, 20, BL_PREC_FP64, 1e-12, 0, x);
-    compare(500, 20, BL_PREC_FP32, 1e-5, 1, x);
+    compare(500, 20, BL_PREC_FP64, 1e-12, x);
+    compare(500, 20, BL_PREC_FP32, 1e-5, x);
+    compare(500, 20, BL_PREC_FP16, 1e-2, x);
     free(x);
     /* FashionMNIST-sized rows */
     x = uniform01(200, 784, 5);
-    compare(200, 784, BL_PREC_FP32, 1e-5, 1, x);
+    compare(200, 784, BL_PREC_FP32, 1e-5, x);
     free(x);
 }
 
@@ -114,9 +155,12 @@ static void test_fp16_large_n(void **state)
     uint32_t add[2] = { 65536, 3 };
     run_gains(r, add, 2, cand, 8, ref, &fr);
     run_gains(b, add, 2, cand, 8, got, &fg);
+    double abs16 = fp16_abs(x, n, d);
+    fp16_power(ref, 8, 1e-2, abs16);
     for (int i = 0; i < 8; i++)
-        assert_true(fabs(got[i] - ref[i]) <= 1e-2 * fmax(1, ref[i]));
-    assert_true(fabs(fg - fr) <= 1e-2 * fmax(1, fr));
+        if (!(fabs(got[i] - ref[i]) <= allowed(BL_PREC_FP16, 1e-2, ref[i], abs16)))
+            fail_msg("fp16 N=65537 cand %d: %.17g vs ref %.17g", i, got[i], ref[i]);
+    assert_true(fabs(fg - fr) <= allowed(BL_PREC_FP16, 1e-2, fr, abs16));
     bl_cluster_backend_free(r);
     bl_cluster_backend_free(b);
     free(x);
