@@ -24,8 +24,9 @@ run() {  # name, command...
         pass=$((pass + 1)); echo "ok    $name"
     elif [ $rc = 0 ] || [ $rc = 77 ]; then
         nskip=$((nskip + 1)); skipped="$skipped $name"; echo "skip  $name"
-        # cmocka names the skipped tests; a shell test says why on its last lines
-        { grep '^\[  SKIPPED \] [^ ]*$' "$(log "$name")" | sort -u
+        # cmocka names the skipped tests (and our tests print "skip: why");
+        # a shell test says why on its last lines
+        { grep -e '^\[  SKIPPED \] [^ ]*$' -e '^skip: ' "$(log "$name")" | sort -u
           [ $rc = 77 ] && tail -3 "$(log "$name")"; } | sed 's/^/    | /'
     else
         fail=$((fail + 1)); failed="$failed $name"; echo "FAIL  $name (exit $rc)"

@@ -1,6 +1,7 @@
 /* test_cluster_opencl.c - the OpenCL backend against a double-precision
  * computation written here: gains, gains_slots, add, add_many, reset, value,
- * in fp64 (1e-12 relative), fp32 (1e-5) and fp16 (1e-2), on odd d, d = 1,
+ * in fp64 (1e-12 relative), fp32 (1e-5) and fp16 (1e-2 of each gain plus
+ * 2^-11 of the data's spread), on odd d, d = 1,
  * N = 1, N = 65,537 (fp16), several slots, batches larger than one call.
  * Without an OpenCL device the tests skip with a message. */
 #include <setjmp.h>
@@ -22,7 +23,7 @@ static int have_device(void)
     bl_ocl_device_info *all;
     size_t n = 0;
     if (bl_ocl_list(&all, &n, NULL) == 0) free(all);
-    if (n == 0) fprintf(stderr, "skip: no OpenCL platform/device present\n");
+    if (n == 0) fprintf(stderr, "skip: no OpenCL platform/device present (make deps installs PoCL)\n");
     return n > 0;
 }
 
@@ -93,10 +94,23 @@ static double *blobs(size_t n, size_t d, double offset)
 /* Relative error against the reference; `floor_` bounds the denominator from
  * below for gains far below the batch's largest (a gain that is a small
  * difference of large minima cannot be closer than the storage precision of
- * the data allows: fp32 data are rounded by 6e-8 of |x|, see d = 1). */
-static double floor_ = 0;
+ * the data allows: fp32 data are rounded by 6e-8 of |x|, see d = 1).
+ * fp16 (abs16_ > 0) instead allows |got - want| <= tol * |want| + abs16_:
+ * relative to each gain, plus the error the data's rounding (2^-11 of the
+ * centred |x|^2: the backend centres before converting) can cause.  abs16_
+ * is far below the gains (fp16_power checks it), so an all-zero fp16 backend
+ * fails; a floor tied to the batch maximum would let any single gain drift. */
+static double floor_ = 0, abs16_ = 0;
 static void close_rel(double got, double want, double tol, const char *what, size_t i)
 {
+    if (abs16_ > 0) {
+        if (!(fabs(got - want) <= tol * fabs(want) + abs16_)) {
+            fprintf(stderr, "%s[%zu]: got %.17g want %.17g (|diff| %.3g > %.3g * |want| + %.3g)\n",
+                    what, i, got, want, fabs(got - want), tol, abs16_);
+            fail();
+        }
+        return;
+    }
     double den = fabs(want) > floor_ ? fabs(want) : floor_;
     if (den < 1e-300) den = 1;
     double rel = fabs(got - want) / den;
@@ -111,10 +125,28 @@ static void check_batch(const double *g, const ref *r, int slot, const uint32_t 
 {
     double *want = malloc(m * sizeof *want), gmax = 0;
     for (size_t i = 0; i < m; ++i) { want[i] = ref_gain(r, slot, cand[i]); if (want[i] > gmax) gmax = want[i]; }
+    /* fp16: the tolerance must be able to tell the largest gain from 0 */
+    if (abs16_ > 0 && !(gmax - tol * gmax > abs16_)) {
+        fprintf(stderr, "%s: fp16 tolerance %.3g would accept 0 for the largest gain %.3g\n", what, abs16_, gmax);
+        fail();
+    }
     floor_ = 1e-2 * gmax;
     for (size_t i = 0; i < m; ++i) close_rel(g[i], want[i], tol, what, i);
     floor_ = 0;
     free(want);
+}
+
+/* Mean squared distance of the rows to their mean. */
+static double centred_sq(const double *x, size_t n, size_t d)
+{
+    double s = 0;
+    for (size_t k = 0; k < d; ++k) {
+        double mu = 0;
+        for (size_t i = 0; i < n; ++i) mu += x[i * d + k];
+        mu /= (double)n;
+        for (size_t i = 0; i < n; ++i) s += (x[i * d + k] - mu) * (x[i * d + k] - mu);
+    }
+    return s / (double)n;
 }
 
 /* The full scenario on one dataset: empty-set gains, adds, gains after adds,
@@ -131,6 +163,7 @@ static void scenario(size_t n, size_t d, bl_precision prec, double tol, double o
     assert_int_equal(rc, 0);
     ref r = { n, d, x, malloc((size_t)ns * n * sizeof(double)) };
     for (int s = 0; s < ns; ++s) ref_reset(&r, s);
+    abs16_ = prec == BL_PREC_FP16 ? 0x1p-11 * centred_sq(x, n, d) : 0;
 
     uint32_t *cand = malloc(ncand * sizeof *cand);
     double *g = malloc(ncand * sizeof *g);
@@ -184,6 +217,7 @@ static void scenario(size_t n, size_t d, bl_precision prec, double tol, double o
     assert_int_equal(b->ops->add(b, 0, (uint32_t)n, &err), BL_EINVAL);
     assert_non_null(strstr(err.msg, "out of range"));
     b->ops->free(b);
+    abs16_ = 0;
     free(cand); free(g); free(r.m); free(x);
 }
 

@@ -22,7 +22,7 @@ static int have_device(void)
     bl_ocl_device_info *all;
     size_t n = 0;
     if (bl_ocl_list(&all, &n, NULL) == 0) free(all);
-    if (n == 0) fprintf(stderr, "skip: no OpenCL platform/device present\n");
+    if (n == 0) fprintf(stderr, "skip: no OpenCL platform/device present (make deps installs PoCL)\n");
     return n > 0;
 }
 
