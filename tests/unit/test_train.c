@@ -17,6 +17,7 @@
 #include "bnn/engine.h"
 #include "bnn/train.h"
 #include "bnn/train_internal.h"
+#include "support/needs.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -572,10 +573,10 @@ static void test_export_fashion(void **state)
     (void)state;
     bl_error err = { 0 };
     bl_dataset *tr, *te, *trs, *tes;
-    if (bl_dataset_load("fashion-mnist:train", NULL, &tr, &err)) {
-        skip();
-        return;
-    }
+    needs_fashion();
+    /* installed but unreadable is a failure, never a skip */
+    if (bl_dataset_load("fashion-mnist:train", NULL, &tr, &err))
+        fail_msg("fashion-mnist:train: %s", err.msg);
     assert_int_equal(bl_dataset_load("fashion-mnist:test", NULL, &te, &err), 0);
     assert_int_equal(bl_dataset_subset(tr, 0, 1000, &trs, &err), 0);
     assert_int_equal(bl_dataset_subset(te, 0, 1000, &tes, &err), 0);
