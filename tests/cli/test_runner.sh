@@ -1,7 +1,8 @@
 #!/bin/sh
 # The test runner itself: a skip is reported and counted, and fails the run
 # unless BETLAB_ALLOW_SKIP=1.  Runs tests/run_tests.sh on fake tests only
-# (CLI_TESTS names them), so it never runs itself again.
+# (CLI_TESTS names them), so it never runs itself again.  Also: a fuzz
+# regression ($BUILD/tests/fuzz_csv_regress) fails without its corpus.
 #   sh tests/cli/test_runner.sh [./betlab]   (the program is not used)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d) || exit 1
@@ -55,5 +56,19 @@ runner 0 "BETLAB_ALLOW_SKIP=1 accepts a shell skip" "$tmp/sh_skip" 1 "$tmp/cm_pa
 runner 1 "a failure fails the run even with BETLAB_ALLOW_SKIP=1" "$tmp/sh_fail" 1 "$tmp/cm_skip"
 expect_line "0 passed, 1 failed, 1 skipped" "failure and skip counted"
 expect_line "FAIL  cli-sh_fail (exit 1)" "failure reported"
+
+# a fuzz regression without its corpus folder fails instead of replaying
+# only the empty input
+fz=${BUILD:-build}/tests/fuzz_csv_regress
+if [ -x "$fz" ]; then
+    (cd "$root" && "$fz" "$tmp/no-such-corpus") >"$tmp/out" 2>&1 && bad "fuzz regression without a corpus passed" \
+        || { grep -q "no corpus" "$tmp/out" && ok "fuzz regression without a corpus fails" \
+             || bad "fuzz regression without a corpus: $(cat "$tmp/out")"; }
+    mkdir "$tmp/empty"
+    (cd "$root" && "$fz" "$tmp/empty") >/dev/null 2>&1 && bad "fuzz regression on an empty corpus passed" \
+        || ok "fuzz regression on an empty corpus fails"
+else
+    bad "no $fz (build the tests first: make unit)"
+fi
 
 exit $rc
