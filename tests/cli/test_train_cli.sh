@@ -43,25 +43,44 @@ a=$("$BL" info --json "$T/m.bnn" | grep checksum); b=$("$BL" info --json "$T/m2.
 "$BL" train --arch 5-3 --data "$T/d.csv" --epochs 1 --out "$T/x.bnn" >/dev/null 2>&1
 [ $? = 1 ] && ok "architecture/data mismatch is a runtime error" || bad "mismatch not a runtime error"
 
-# Ctrl-C: a long run is interrupted, leaves a checkpoint, and --resume finishes it
-"$BL" train --arch 6-64-64-3 --data "$T/d.csv" --test-data "$T/d.csv" --epochs 100000 --batch 10 \
+# Ctrl-C: the run is interrupted after k >= 2 finished epochs, exits 1 and
+# leaves a checkpoint; --resume says it resumes at epoch k+1, trains epochs
+# k+1..E (and no other), exits 0, reports the whole history 1..E in its JSON
+# and removes the checkpoint.
+E=150
+"$BL" train --arch 6-256-256-3 --data "$T/d.csv" --test-data "$T/d.csv" --epochs $E --batch 10 \
     --seed 5 --threads 1 --out "$T/long.bnn" >/dev/null 2>"$T/long.err" &
 pid=$!
-sleep 1.5
+i=0  # wait for the second epoch line (at most 60 s)
+while [ $i -lt 1200 ] && ! grep -q "^epoch 2/$E " "$T/long.err"; do sleep 0.05; i=$((i + 1)); done
 kill -INT $pid
 wait $pid
 st=$?
-ckpt=$(ls "$T"/*.ckpt 2>/dev/null | head -1)
-if [ -n "$ckpt" ]; then ok "SIGINT saved a checkpoint (exit $st)"; else bad "no checkpoint after SIGINT"; cat "$T/long.err"; fi
-if [ -n "$ckpt" ]; then
-    # resuming the whole run would take long; check that --resume starts and
-    # continues from the saved epoch by interrupting it again
-    "$BL" train --resume "$ckpt" --out "$T/long.bnn" >/dev/null 2>"$T/resume.err" &
-    pid=$!
-    sleep 1
-    kill -INT $pid
-    wait $pid
-    grep -qi "resum" "$T/resume.err" && ok "--resume continues" || { bad "--resume said nothing"; cat "$T/resume.err"; }
+k=$(sed -n "s|^epoch \([0-9]*\)/$E .*|\1|p" "$T/long.err" | tail -1)
+ckpt="$T/long.bnn.ckpt"
+[ $st = 1 ] && ok "SIGINT: exit 1" || bad "SIGINT: exit $st, wanted 1"
+if [ -f "$ckpt" ] && [ -n "$k" ] && [ "$k" -ge 2 ] && [ "$k" -lt $E ]; then
+    ok "SIGINT after epoch $k saved a checkpoint"
+    "$BL" train --resume "$ckpt" --out "$T/long.bnn" --json >"$T/resume.json" 2>"$T/resume.err"
+    st=$?
+    [ $st = 0 ] && ok "--resume finishes: exit 0" || { bad "--resume: exit $st"; tail -5 "$T/resume.err"; }
+    grep -q "^resuming $ckpt at epoch $((k + 1)), " "$T/resume.err" \
+        && ok "--resume continues at epoch $((k + 1))" \
+        || { bad "--resume does not say it resumes at epoch $((k + 1))"; head -3 "$T/resume.err"; }
+    # the epochs the resumed run trained: exactly k+1, k+2, ..., E
+    sed -n "s|^epoch \([0-9]*\)/$E .*|\1|p" "$T/resume.err" >"$T/trained"
+    seq $((k + 1)) $E >"$T/want"
+    cmp -s "$T/trained" "$T/want" && ok "--resume trained epochs $((k + 1))..$E" \
+        || bad "--resume trained epochs $(head -1 "$T/trained")..$(tail -1 "$T/trained") ($(wc -l <"$T/trained") lines), wanted $((k + 1))..$E"
+    # the JSON history is the whole run, 1..E
+    sed -n 's/.*"epoch": \([0-9]*\).*/\1/p' "$T/resume.json" >"$T/hist"
+    seq 1 $E >"$T/want"
+    cmp -s "$T/hist" "$T/want" && ok "--resume JSON history: epochs 1..$E" \
+        || bad "--resume JSON history: $(head -1 "$T/hist")..$(tail -1 "$T/hist") ($(wc -l <"$T/hist") entries)"
+    [ ! -e "$ckpt" ] && ok "finished --resume removes the checkpoint" || bad "checkpoint left after --resume"
+    "$BL" info "$T/long.bnn" >/dev/null 2>&1 && ok "resumed model loads" || bad "resumed model does not load"
+else
+    bad "no checkpoint after SIGINT at epoch '$k' (of $E)"; cat "$T/long.err"
 fi
 echo "$fails failed"
 [ "$fails" = 0 ]

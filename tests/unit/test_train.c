@@ -451,14 +451,27 @@ static void test_resume_equal(void **state)
     close(fd);
     bl_trainer *b = make_trainer(spec, tr, te, 3, 0.05, BL_FLIP_EXACT);
     int stops[] = { 11, 8 }; /* mid-epoch (epoch 2 step 3), then at an epoch's last step */
+    size_t per_epoch = bl_trainer_steps_done(a) / 3;
     for (int k = 0; k < 2; k++) {
         int left = stops[k];
         assert_int_equal(bl_trainer_run(b, stop_after, &left, &err), BL_ECANCELED);
+        int ep = bl_trainer_epochs_done(b);
+        size_t st = bl_trainer_steps_done(b);
+        assert_true(ep < 3 && st > 0 && st < 3 * per_epoch);
+        if (k == 0) /* stopped inside epoch 2: one epoch done, the next resumes at 2 */
+            assert_int_equal(ep, 1);
         assert_int_equal(bl_trainer_save_checkpoint(b, path, &err), 0);
         bl_trainer_free(b);
         assert_int_equal(bl_trainer_load_checkpoint(path, tr, te, 1, &b, &err), 0);
+        /* the checkpoint resumes exactly where the run stopped */
+        assert_int_equal(bl_trainer_epochs_done(b), ep);
+        assert_int_equal(bl_trainer_steps_done(b), st);
+        int nh;
+        bl_trainer_history(b, &nh);
+        assert_int_equal(nh, ep);
     }
     assert_int_equal(bl_trainer_run(b, NULL, NULL, &err), 0);
+    assert_int_equal(bl_trainer_epochs_done(b), 3);
     assert_int_equal(bl_trainer_steps_done(a), bl_trainer_steps_done(b));
     for (int li = 0; li < bl_trainer_nlayers(a); li++) {
         const char *what[] = { "W", "gamma", "beta" };
