@@ -1,31 +1,39 @@
 /* cli.h - shared pieces of the command-line front end.
  *
- * Each subcommand is one entry in the table in main.c (name, usage,
- * summary, exec), as tmux does it; its exec lives in src/cli/cmd_NAME.c.
- * Exit status: 0 ok, 1 runtime error, 2 usage error. */
+ * Each subcommand is one entry in the table in main.c (name, option
+ * table, exec), as tmux does it; its exec and its option table (opts.h)
+ * live in src/cli/cmd_NAME.c.
+ * Exit status: 0 ok, 1 runtime error, 2 usage error (BL_EXIT_*, opts.h). */
 #ifndef BL_CLI_CLI_H
 #define BL_CLI_CLI_H
 
 #include <jansson.h>
 
 #include "base/error.h"
+#include "cli/opts.h"
 #include "bnn/engine.h"
 #include "bnn/model.h"
 #include "data/dataset.h"
 #include "fault/fault.h"
 
-enum { BL_EXIT_OK = 0, BL_EXIT_RUNTIME = 1, BL_EXIT_USAGE = 2 };
-
 typedef struct bl_command {
     const char *name;
-    const char *usage;    /* after "betlab NAME " */
-    const char *summary;  /* one line for --help */
+    const cli_spec *spec; /* the option table; NULL for a command not yet converted */
+    const char *usage;    /* only without spec: after "betlab NAME " */
+    const char *summary;  /* only without spec: one line for --help */
     int (*exec)(int argc, char **argv);
 } bl_command;
 
+/* The option tables of the converted commands (in their cmd_NAME.c). */
+extern const cli_spec cli_spec_info, cli_spec_import, cli_spec_train, cli_spec_run,
+    cli_spec_console, cli_spec_faults, cli_spec_devices, cli_spec_cluster, cli_spec_subset;
+
 /* Print "betlab: <msg>" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Usage error: message plus the command's usage line; returns BL_EXIT_USAGE. */
+/* A runtime error of command cmd: "betlab: CMD: <msg>" on stderr. */
+void cli_cmd_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Usage error: "betlab: CMD: <msg>" plus the command's usage line (generated
+ * from its option table where it has one); returns BL_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Resolve and load a model argument:
@@ -46,7 +54,8 @@ int cli_load_inputs(const char *model_arg, const char *data_arg, size_t limit, i
 int cli_parse_long(const char *s, long min, long max, long *out);
 
 /* Print a JSON value on stdout (indent 2, keys in insertion order, real numbers
- * with 10 significant digits) followed by a newline; steals the reference. */
+ * in the shortest form that reads back as the same double: base/json_out.h)
+ * followed by a newline; steals the reference. */
 void cli_print_json(json_t *v);
 
 /* Shared command table (main.c) for the help text. */

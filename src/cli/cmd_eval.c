@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "data/dataset.h"
 #include "fault/fault.h"
-#include "jobs/campaign_job.h"
+#include "jobs/eval_job.h"
 #include "study/stats.h"
 
 
@@ -50,26 +50,10 @@ static int save_map(const bl_fault_registry *reg, const char *fault, const bl_mo
     return rc;
 }
 
-/* --map: the model with a saved fault map applied (NULL map: unchanged). */
-static int apply_map(const char *path, const bl_model *m, bl_model **out, uint64_t *nbits,
-                     bl_error *err)
-{
-    bl_fault_map *map = NULL;
-    int rc = bl_fault_map_load(path, &map, err);
-    if (!rc)
-        rc = bl_model_clone(m, out, err);
-    if (!rc && (rc = bl_fault_map_apply(map, m, *out, err)))
-        bl_error_prefix(err, "%s", path);
-    if (!rc)
-        *nbits = bl_fault_map_bits(map);
-    bl_fault_map_free(map);
-    return rc;
-}
-
 int cmd_eval(int argc, char **argv)
 {
     const char *model_arg = NULL, *data_arg = NULL, *simd_arg = NULL;
-    long limit = 0, threads = 0, repeat = 1, seed = 1, reps = 1, max_reps = 0;
+    long limit = 0, threads = 0, repeat = 1, seed = 1, reps = 0, max_reps = 0;
     int json = 0, have_reps = 0;
     double ci_width = 0;
     const char *fault = NULL, *save_map_arg = NULL, *map_arg = NULL;
@@ -105,12 +89,12 @@ int cmd_eval(int argc, char **argv)
                 return cli_usage_error("eval", "--limit wants a positive integer, not '%s'", optarg);
             break;
         case 't':
-            if (cli_parse_long(optarg, 1, 1024, &threads))
-                return cli_usage_error("eval", "--threads wants 1..1024, not '%s'", optarg);
+            if (cli_parse_long(optarg, -1000000, 1000000, &threads))
+                return cli_usage_error("eval", "--threads wants an integer, not '%s'", optarg);
             break;
         case 'r':
-            if (cli_parse_long(optarg, 1, 1000, &repeat))
-                return cli_usage_error("eval", "--repeat wants 1..1000, not '%s'", optarg);
+            if (cli_parse_long(optarg, -1000000, 1000000, &repeat))
+                return cli_usage_error("eval", "--repeat wants an integer, not '%s'", optarg);
             break;
         case 's':
             simd_arg = optarg;
@@ -126,21 +110,20 @@ int cmd_eval(int argc, char **argv)
                                        optarg);
             break;
         case 'R':
-            if (cli_parse_long(optarg, 1, 100000, &reps))
-                return cli_usage_error("eval", "--reps wants 1..100000, not '%s'", optarg);
+            if (cli_parse_long(optarg, -1000000000, 1000000000, &reps))
+                return cli_usage_error("eval", "--reps wants an integer, not '%s'", optarg);
             have_reps = 1;
             break;
         case 'w': {
             char *end;
             ci_width = strtod(optarg, &end);
-            if (end == optarg || *end || !(ci_width > 0 && ci_width <= 1))
-                return cli_usage_error("eval", "--ci-width wants a half-width in (0, 1], "
-                                       "not '%s'", optarg);
+            if (end == optarg || *end)
+                return cli_usage_error("eval", "--ci-width wants a number, not '%s'", optarg);
             break;
         }
         case 'M':
-            if (cli_parse_long(optarg, 1, 100000, &max_reps))
-                return cli_usage_error("eval", "--max-reps wants 1..100000, not '%s'", optarg);
+            if (cli_parse_long(optarg, -1000000000, 1000000000, &max_reps))
+                return cli_usage_error("eval", "--max-reps wants an integer, not '%s'", optarg);
             break;
         case 'p':
             if (cli_add_plugin("eval", plugins, &np, optarg))
@@ -161,12 +144,7 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
     if (!model_arg || !data_arg)
         return cli_usage_error("eval", "--model and --data are required");
-    if (!fault && (have_reps || ci_width > 0 || max_reps))
-        return cli_usage_error("eval", "--reps, --ci-width and --max-reps need --fault");
-    if (have_reps && ci_width > 0)
-        return cli_usage_error("eval", "--reps and --ci-width exclude each other");
-    if (max_reps && !(ci_width > 0))
-        return cli_usage_error("eval", "--max-reps goes with --ci-width");
+    (void)have_reps; /* combinations and ranges are the evaluator's to check */
     if (save_map_arg && !fault)
         return cli_usage_error("eval", "--save-map needs --fault");
     if (map_arg && fault)
@@ -178,24 +156,15 @@ int cmd_eval(int argc, char **argv)
     bl_inputs *in = NULL;
     bl_engine *e = NULL;
     bl_fault_registry *reg = NULL;
-    bl_campaign_result *cr = NULL;
+    bl_fault_map *map = NULL;
+    bl_evaluate_result *r = NULL;
     int rc = BL_EXIT_RUNTIME;
     double t0 = bl_now();
     if (cli_fault_registry(plugins, np, &reg, &err) ||
         cli_load_inputs(model_arg, data_arg, (size_t)limit, 1, &m, &ds, &in, &err))
         goto fail;
-    /* a fault map changes weights, not the input encoding: the prepared
-     * inputs serve the faulty copy as they are */
-    uint64_t map_bits = 0;
-    if (map_arg) {
-        bl_model *faulty = NULL;
-        if (apply_map(map_arg, m, &faulty, &map_bits, &err)) {
-            bl_model_free(faulty);
-            goto fail;
-        }
-        bl_model_free(m);
-        m = faulty;
-    }
+    if (map_arg && bl_fault_map_load(map_arg, &map, &err))
+        goto fail;
     bl_engine_opts opts = { .threads = (int)threads, .simd = 0, .simd_set = 0 };
     if (simd_arg) {
         int want = bl_simd_parse(simd_arg);
@@ -207,104 +176,94 @@ int cmd_eval(int argc, char **argv)
         opts.simd = want;
         opts.simd_set = 1;
     }
+    /* the evaluator checks every range; the engine is made only after */
+    bl_evaluate_cfg cfg = { .model = m, .inputs = in, .reg = reg, .fault = fault, .map = map,
+                            .seed = (uint64_t)seed, .reps = (int)reps, .ci_width = ci_width,
+                            .max_reps = (int)max_reps, .threads = (int)threads,
+                            .timing_repeats = (int)repeat };
+    if (bl_evaluate_check(&cfg, &err))
+        goto fail;
     if (bl_engine_new(m, &opts, &e, &err))
         goto fail;
+    cfg.engine = e;
     double prep = bl_now() - t0;
-    bl_eval_stats st = { 0 }, best = { 0 };
-    for (long r = 0; r < repeat; r++) {
-        if (bl_engine_eval(e, m, in, &st, &err))
-            goto fail;
-        if (r == 0 || st.seconds < best.seconds)
-            best = st;
-    }
-    st = best;
-    /* 95% interval: Wilson over the images for the clean model or one
-     * fault map; Student-t over the maps for several (study/campaign.h) */
-    bl_ci ci;
-    int nreps = 1;
-    bl_ci_wilson(st.correct, st.images, 0.95, &ci);
-    if (fault) {
-        bl_campaign_cfg cfg = { .model = m, .inputs = in, .reg = reg, .fault = fault,
-                                .seed = (uint64_t)seed, .reps = (int)reps,
-                                .ci_width = ci_width, .max_reps = (int)max_reps, .engine = e };
-        if (bl_campaign_run_sync(&cfg, NULL, NULL, &cr, &err))
-            goto fail;
-        const bl_campaign_row *row = &cr->rows[0];
-        nreps = row->reps;
-        ci.mean = row->accuracy;
-        ci.low = row->ci_low;
-        ci.high = row->ci_high;
-        st.accuracy = row->accuracy;
-        if (nreps == 1)
-            st.correct = (size_t)row->correct[0];
-        if (save_map_arg && save_map(reg, fault, m, (uint64_t)seed, save_map_arg, &err))
-            goto fail;
-    }
+    if (bl_eval_job_run_sync(&cfg, NULL, NULL, &r, &err))
+        goto fail;
+    if (save_map_arg && save_map(reg, fault, m, (uint64_t)seed, save_map_arg, &err))
+        goto fail;
+    const bl_evaluate_row *row = &r->rows[0];
+    const bl_eval_stats *st = &r->timing;
     if (json) {
         json_t *o = json_object();
         json_object_set_new(o, "model", json_string(model_arg));
         json_object_set_new(o, "data", json_string(data_arg));
-        json_object_set_new(o, "accuracy", json_real(st.accuracy));
-        json_object_set_new(o, "ci_low", json_real(ci.low));
-        json_object_set_new(o, "ci_high", json_real(ci.high));
-        json_object_set_new(o, "reps", json_integer(nreps));
+        json_object_set_new(o, "accuracy", json_real(row->accuracy));
+        json_object_set_new(o, "ci_low", json_real(row->ci_low));
+        json_object_set_new(o, "ci_high", json_real(row->ci_high));
+        json_object_set_new(o, "ci_method", json_string(bl_ci_method_name(row->ci_method)));
+        json_object_set_new(o, "reps", json_integer(row->reps));
         if (map_arg) {
             json_object_set_new(o, "map", json_string(map_arg));
-            json_object_set_new(o, "map_bits", json_integer((json_int_t)map_bits));
+            json_object_set_new(o, "map_bits", json_integer((json_int_t)bl_fault_map_bits(map)));
         }
         if (save_map_arg)
             json_object_set_new(o, "saved_map", json_string(save_map_arg));
         if (fault) {
             json_t *a = json_array();
-            for (int k = 0; k < nreps; k++)
-                json_array_append_new(a, json_real(cr->rows[0].acc[k]));
+            for (int k = 0; k < row->reps; k++)
+                json_array_append_new(a, json_real(row->acc[k]));
             json_object_set_new(o, "fault", json_string(fault));
             json_object_set_new(o, "seed", json_integer((json_int_t)seed));
             json_object_set_new(o, "accuracies", a);
-            json_object_set_new(o, "clean_accuracy", json_real(cr->clean_accuracy));
-            json_object_set_new(o, "fault_seconds", json_real(cr->fault_seconds));
-            json_object_set_new(o, "fault_eval_seconds", json_real(cr->eval_seconds));
+            json_object_set_new(o, "changed_bits", json_integer((json_int_t)row->changed_bits));
+            json_object_set_new(o, "fault_seconds", json_real(r->fault_seconds));
+            json_object_set_new(o, "fault_eval_seconds", json_real(r->eval_seconds));
         }
-        if (!fault || nreps == 1)
-            json_object_set_new(o, "correct", json_integer((json_int_t)st.correct));
-        json_object_set_new(o, "images", json_integer((json_int_t)st.images));
-        json_object_set_new(o, "seconds", json_real(st.seconds));
-        json_object_set_new(o, "images_per_s", json_real(st.images_per_s));
-        json_object_set_new(o, "bmacs_per_s", json_real(st.bmacs_per_s));
-        json_object_set_new(o, "threads", json_integer(bl_engine_threads(e)));
-        json_object_set_new(o, "simd", json_string(bl_simd_name(bl_engine_simd(e))));
+        if (fault || map)
+            json_object_set_new(o, "clean_accuracy", json_real(r->clean_accuracy));
+        if (row->reps == 1)
+            json_object_set_new(o, "correct", json_integer((json_int_t)row->correct[0]));
+        json_object_set_new(o, "images", json_integer((json_int_t)r->images));
+        json_object_set_new(o, "seconds", json_real(st->seconds));
+        json_object_set_new(o, "images_per_s", json_real(st->images_per_s));
+        json_object_set_new(o, "bmacs_per_s", json_real(st->bmacs_per_s));
+        json_object_set_new(o, "threads", json_integer(r->threads));
+        json_object_set_new(o, "simd", json_string(bl_simd_name(r->simd)));
         json_object_set_new(o, "load_seconds", json_real(prep));
         cli_print_json(o);
     } else {
         char ips[32], macs[32];
-        human_rate(st.images_per_s, ips, sizeof ips);
-        human_rate(st.bmacs_per_s, macs, sizeof macs);
+        human_rate(st->images_per_s, ips, sizeof ips);
+        human_rate(st->bmacs_per_s, macs, sizeof macs);
         printf("model     %s\n", model_arg);
-        printf("data      %s (%zu images)\n", data_arg, st.images);
+        printf("data      %s (%zu images)\n", data_arg, r->images);
         if (map_arg)
-            printf("fault map %s (%llu flipped bits)\n", map_arg, (unsigned long long)map_bits);
+            printf("fault map %s (%llu flipped bits)\n", map_arg,
+                   (unsigned long long)bl_fault_map_bits(map));
         if (save_map_arg)
             printf("saved     fault map of seed %ld to %s\n", seed, save_map_arg);
-        if (fault) {
-            printf("fault     %s (seed %ld, %d map%s)\n", fault, seed, nreps,
-                   nreps == 1 ? "" : "s");
-            printf("accuracy  %.4f  95%% CI [%.4f, %.4f] (%s; clean %.4f)\n", st.accuracy,
-                   ci.low, ci.high, nreps == 1 ? "Wilson" : "Student-t over maps",
-                   cr->clean_accuracy);
-        } else {
-            printf("accuracy  %.4f (%zu/%zu)  95%% CI [%.4f, %.4f]\n", st.accuracy,
-                   st.correct, st.images, ci.low, ci.high);
-        }
-        printf("time      %.4f s%s%s: %simages/s, %sbinary MAC/s (%s, %d thread%s)\n", st.seconds,
-               repeat > 1 ? " (best of repeats)" : "", fault ? " (clean model)" : "", ips, macs,
-               bl_simd_name(bl_engine_simd(e)), bl_engine_threads(e),
-               bl_engine_threads(e) == 1 ? "" : "s");
+        if (fault)
+            printf("fault     %s (seed %ld, %d map%s)\n", fault, seed, row->reps,
+                   row->reps == 1 ? "" : "s");
+        if (fault || map)
+            printf("accuracy  %.4f  95%% CI [%.4f, %.4f] (%s; clean %.4f)\n", row->accuracy,
+                   row->ci_low, row->ci_high, bl_ci_method_name(row->ci_method),
+                   r->clean_accuracy);
+        else
+            printf("accuracy  %.4f (%llu/%zu)  95%% CI [%.4f, %.4f] (%s)\n", row->accuracy,
+                   (unsigned long long)row->correct[0], r->images, row->ci_low, row->ci_high,
+                   bl_ci_method_name(row->ci_method));
+        printf("time      %.4f s%s%s: %simages/s, %sbinary MAC/s (%s, %d thread%s)\n",
+               st->seconds, repeat > 1 ? " (best of repeats)" : "",
+               fault || map ? " (clean model)" : "", ips, macs, bl_simd_name(r->simd),
+               r->threads, r->threads == 1 ? "" : "s");
     }
     rc = 0;
 fail:
     if (rc)
         cli_error("%s", err.msg);
-    bl_campaign_result_free(cr);
+    bl_evaluate_result_free(r);
+    bl_fault_map_free(map);
     bl_fault_registry_free(reg);
     bl_engine_free(e);
     bl_inputs_free(in);

@@ -30,6 +30,11 @@ struct bl_job {
     bl_error err;
     void *result;
     void (*free_result)(void *);
+    void *partial;
+    void (*free_partial)(void *);
+    /* listener */
+    bl_job_notify_fn notify;
+    void *notify_ctx;
     /* synchronous mode */
     bl_job_progress_fn progress;
     void *progress_ctx;
@@ -67,6 +72,9 @@ static void job_finish(bl_job *j, int rc, const bl_error *err)
         j->fraction = 1.0;
     j->t1 = bl_now();
     pthread_mutex_unlock(&j->lock);
+    /* published first, then announced: a woken listener sees DONE */
+    if (j->notify)
+        j->notify(j->notify_ctx, j, BL_JOB_EV_DONE);
 }
 
 static void *job_main(void *vj)
@@ -81,6 +89,12 @@ static void *job_main(void *vj)
 int bl_job_start(const char *kind, bl_job_fn fn, void *arg, void (*free_arg)(void *),
                  bl_job **out, bl_error *err)
 {
+    return bl_job_start_ex(kind, fn, arg, free_arg, NULL, NULL, out, err);
+}
+
+int bl_job_start_ex(const char *kind, bl_job_fn fn, void *arg, void (*free_arg)(void *),
+                    bl_job_notify_fn notify, void *notify_ctx, bl_job **out, bl_error *err)
+{
     *out = NULL;
     if (!fn)
         return bl_error_set(err, BL_EINVAL, "job: no function");
@@ -88,6 +102,8 @@ int bl_job_start(const char *kind, bl_job_fn fn, void *arg, void (*free_arg)(voi
     if (!j)
         return bl_error_set(err, BL_ENOMEM, "job: out of memory");
     j->threaded = 1;
+    j->notify = notify;
+    j->notify_ctx = notify_ctx;
     int e = pthread_create(&j->thread, NULL, job_main, j);
     if (e) {
         j->free_arg = NULL; /* the caller keeps arg on failure */
@@ -146,6 +162,8 @@ void bl_job_report(bl_job *job, double fraction, const char *fmt, ...)
     pthread_mutex_unlock(&job->lock);
     if (job->progress)
         job->progress(job->progress_ctx, fraction, buf);
+    if (job->notify)
+        job->notify(job->notify_ctx, job, BL_JOB_EV_PROGRESS);
 }
 
 int bl_job_cancel_requested(const bl_job *job)
@@ -161,6 +179,37 @@ void bl_job_set_result(bl_job *job, void *result, void (*free_result)(void *))
     job->result = result;
     job->free_result = free_result;
     pthread_mutex_unlock(&job->lock);
+}
+
+void bl_job_set_partial(bl_job *job, void *partial, void (*free_partial)(void *))
+{
+    pthread_mutex_lock(&job->lock);
+    void *old = job->partial;
+    void (*old_free)(void *) = job->free_partial;
+    job->partial = partial;
+    job->free_partial = free_partial;
+    pthread_mutex_unlock(&job->lock);
+    if (old && old_free)
+        old_free(old);
+    if (job->notify)
+        job->notify(job->notify_ctx, job, BL_JOB_EV_PARTIAL);
+}
+
+void *bl_job_take_partial(bl_job *job)
+{
+    pthread_mutex_lock(&job->lock);
+    void *p = job->partial;
+    job->partial = NULL;
+    pthread_mutex_unlock(&job->lock);
+    return p;
+}
+
+bl_error bl_job_error(bl_job *job)
+{
+    pthread_mutex_lock(&job->lock);
+    bl_error e = job->state == BL_JOB_RUNNING ? (bl_error){ 0 } : job->err;
+    pthread_mutex_unlock(&job->lock);
+    return e;
 }
 
 const char *bl_job_kind(const bl_job *job) { return job->kind; }
@@ -234,6 +283,8 @@ void bl_job_free(bl_job *job)
     }
     if (job->result && job->free_result)
         job->free_result(job->result);
+    if (job->partial && job->free_partial)
+        job->free_partial(job->partial);
     if (job->free_arg)
         job->free_arg(job->arg);
     pthread_mutex_destroy(&job->lock);

@@ -14,7 +14,16 @@
  *
  * bl_job_run_sync runs the same function in the calling thread (batch use):
  * identical results, progress delivered through the optional callback.
- * Every accessor is thread-safe (a mutex; the cancel flag is atomic). */
+ * Every accessor is thread-safe (a mutex; the cancel flag is atomic).
+ *
+ * Listeners (bl_job_start_ex): notify(ctx, job, event) runs on the job's
+ * thread after the event's data is published: PROGRESS after the fraction
+ * and message are stored, PARTIAL after an intermediate result is stored,
+ * DONE after the final state (result or error) is stored.  So a listener
+ * that wakes a UI can never be missed: when the UI looks, the state it was
+ * woken for is already visible (bl_job_state_now != RUNNING after DONE).
+ * After DONE the job function has returned; bl_job_wait does not block
+ * beyond the thread's exit. */
 #ifndef BL_JOBS_JOB_H
 #define BL_JOBS_JOB_H
 
@@ -41,6 +50,18 @@ typedef int (*bl_job_fn)(bl_job *job, void *arg, bl_error *err);
 int bl_job_start(const char *kind, bl_job_fn fn, void *arg, void (*free_arg)(void *),
                  bl_job **out, bl_error *err);
 
+typedef enum bl_job_event {
+    BL_JOB_EV_PROGRESS = 1,
+    BL_JOB_EV_PARTIAL = 2,
+    BL_JOB_EV_DONE = 3,
+} bl_job_event;
+typedef void (*bl_job_notify_fn)(void *ctx, bl_job *job, bl_job_event ev);
+
+/* bl_job_start with a listener (may be NULL); the listener is set before
+ * the thread starts, so no event is lost. */
+int bl_job_start_ex(const char *kind, bl_job_fn fn, void *arg, void (*free_arg)(void *),
+                    bl_job_notify_fn notify, void *notify_ctx, bl_job **out, bl_error *err);
+
 /* Synchronous run in the calling thread, with progress (may be NULL)
  * called on every report.  The job object passed to fn is a temporary one;
  * its result is moved to *result (may be NULL: result freed). */
@@ -54,6 +75,9 @@ void bl_job_report(bl_job *job, double fraction, const char *fmt, ...)
 int bl_job_cancel_requested(const bl_job *job);
 /* Hand over the result (freed with free_result unless taken). */
 void bl_job_set_result(bl_job *job, void *result, void (*free_result)(void *));
+/* Publish an intermediate result (replaces an untaken one, which is freed),
+ * then notify PARTIAL.  The workbench shows the first fault map at once. */
+void bl_job_set_partial(bl_job *job, void *partial, void (*free_partial)(void *));
 
 /* --- from any thread --- */
 const char *bl_job_kind(const bl_job *job);
@@ -68,6 +92,10 @@ int bl_job_wait(bl_job *job, bl_error *err);
 /* Result after a successful wait (NULL otherwise); ownership passes to the
  * caller.  A second call returns NULL. */
 void *bl_job_take_result(bl_job *job);
+/* The newest intermediate result, or NULL; ownership passes to the caller. */
+void *bl_job_take_partial(bl_job *job);
+/* Copy of the error of a finished job (code 0 while running or done). */
+bl_error bl_job_error(bl_job *job);
 /* Cancel (if running), join, free the result if not taken, free arg. */
 void bl_job_free(bl_job *job);
 

@@ -6,11 +6,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "base/paths.h"
+#include "bnn/model_names.h"
+#include "cli/env.h"
 #include "bnn/engine.h"
 #include "fault/fault.h"
 #include "lua/lbl.h"
-#include "study/campaign.h"
+#include "study/evaluate.h"
 #include "study/stats.h"
 
 lbl_model *lbl_push_model(lua_State *L, bl_model *m)
@@ -78,43 +79,19 @@ static int m_tostring(lua_State *L)
     return 1;
 }
 
-static int file_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* bl.model.load(path_or_name): a .bnn file, or the name of a shipped model
- * (models/NAME.bnn). */
+/* bl.model.load(arg): a .bnn file, a shipped model name (with or without
+ * .bnn) or random:SPEC[@SEED], resolved by the core (bnn/model_names.h) with
+ * the same rules as the command line's --model. */
 static int l_load(lua_State *L)
 {
     const char *arg = luaL_checkstring(L, 1);
     bl_model *m = NULL;
     bl_error err = { 0 };
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s", arg);
-    if (!file_exists(arg) && !strchr(arg, '/')) {
-        char dir[PATH_MAX];
-        char cand[PATH_MAX + 64];
-        int found = 0;
-        if (bl_resource_dir("models", dir, sizeof dir) == 0) {
-            snprintf(cand, sizeof cand, "%s/%s%s", dir, arg,
-                     strstr(arg, ".bnn") ? "" : ".bnn");
-            if (file_exists(cand)) {
-                snprintf(path, sizeof path, "%s", cand);
-                found = 1;
-            }
-        }
-        if (!found)
-            return luaL_error(L,
-                              "bl.model.load: %s: no such model file, and no shipped model of that "
-                              "name (the shipped models are built with `make models`)",
-                              arg);
-    }
-    if (bl_model_load(path, &m, &err))
+    char path[PATH_MAX + 300];
+    if (bl_model_resolve(arg, cli_settings(), &m, path, sizeof path, &err))
         return lbl_fail(L, "bl.model.load", &err);
     lbl_model *u = lbl_push_model(L, m);
-    u->path = strdup(path);
+    u->path = path[0] ? strdup(path) : NULL;
     lbl_rec_note(L, "bl.model.load", 0, 1, 1, lua_gettop(L));
     return 1;
 }
@@ -308,27 +285,104 @@ static void camp_progress(void *ctx, double fraction, const char *msg)
 
 static int camp_cancelled(void *ctx) { return lbl_progress_stop(ctx); }
 
-/* m:eval(ds [, {fault=, seed=, reps=, ci_width=, max_reps=, threads=,
- * limit=, on_progress=}]).  Without a fault: one clean evaluation, Wilson
- * interval.  With one: the campaign of study/campaign.h at the spec's own
- * rates (the numbers of `betlab eval --fault`). */
+/* The evaluator's result as a Lua table: the first row's accuracy,
+ * interval (and its method), repetitions, throughput. */
+static void push_eval(lua_State *L, const bl_evaluate_result *r)
+{
+    const bl_evaluate_row *row = &r->rows[0];
+    lua_createtable(L, 0, 16);
+    lua_pushnumber(L, row->accuracy);
+    lua_setfield(L, -2, "accuracy");
+    lua_pushnumber(L, row->ci_low);
+    lua_setfield(L, -2, "ci_low");
+    lua_pushnumber(L, row->ci_high);
+    lua_setfield(L, -2, "ci_high");
+    lua_pushstring(L, bl_ci_method_name(row->ci_method));
+    lua_setfield(L, -2, "ci_method");
+    lua_pushinteger(L, row->reps);
+    lua_setfield(L, -2, "reps");
+    if (row->reps == 1) {
+        lua_pushinteger(L, (lua_Integer)row->correct[0]);
+        lua_setfield(L, -2, "correct");
+    }
+    lua_pushnumber(L, r->maps ? r->images_per_s : r->timing.images_per_s);
+    lua_setfield(L, -2, "images_per_s");
+    lua_pushnumber(L, r->seconds);
+    lua_setfield(L, -2, "seconds");
+    lua_pushnumber(L, r->clean_accuracy);
+    lua_setfield(L, -2, "clean_accuracy");
+    lua_pushinteger(L, (lua_Integer)row->changed_bits);
+    lua_setfield(L, -2, "changed_bits");
+    if (r->fault) {
+        lua_pushinteger(L, (lua_Integer)r->seed);
+        lua_setfield(L, -2, "seed");
+        lua_pushstring(L, r->fault);
+        lua_setfield(L, -2, "fault");
+    }
+    lua_createtable(L, row->reps, 0);
+    for (int k = 0; k < row->reps; k++) {
+        lua_pushnumber(L, row->acc[k]);
+        lua_rawseti(L, -2, k + 1);
+    }
+    lua_setfield(L, -2, "accuracies");
+    lua_pushinteger(L, (lua_Integer)r->images);
+    lua_setfield(L, -2, "images");
+}
+
+/* The fault option of m:eval and bl.job.eval: a spec string or a fault
+ * object, pushed as canonical spec text (NULL when absent). */
+const char *lbl_fault_text(lua_State *L, int o, const bl_model *m, const char *fn)
+{
+    if (!o || lua_getfield(L, o, "fault") == LUA_TNIL) {
+        if (o)
+            lua_pop(L, 1);
+        return NULL;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING && !luaL_testudata(L, -1, LBL_FAULT))
+        luaL_error(L, "%s: field 'fault' must be a fault spec string or a fault object, got %s",
+                   fn, luaL_typename(L, -1));
+    int owned;
+    char what[64];
+    snprintf(what, sizeof what, "%s: field 'fault'", fn);
+    struct bl_fault_spec *spec = lbl_check_fault(L, lua_gettop(L), m, what, &owned);
+    char *t = bl_fault_spec_format(spec);
+    if (owned)
+        bl_fault_spec_free(spec);
+    if (!t)
+        luaL_error(L, "%s: out of memory", fn);
+    lua_pushstring(L, t);
+    free(t);
+    return lua_tostring(L, -1);
+}
+
+/* Options of m:eval and bl.job.eval, into an evaluator configuration
+ * (ranges are the evaluator's to check). */
+void lbl_eval_opts(lua_State *L, int o, const bl_model *m, const char *fn, bl_evaluate_cfg *cfg,
+                   size_t *limit)
+{
+    cfg->seed = lbl_opt_seed(L, o, fn, "seed", 1);
+    cfg->reps = (int)lbl_opt_int(L, o, fn, "reps", 0, INT_MIN, INT_MAX);
+    cfg->max_reps = (int)lbl_opt_int(L, o, fn, "max_reps", 0, INT_MIN, INT_MAX);
+    cfg->min_reps = (int)lbl_opt_int(L, o, fn, "min_reps", 0, INT_MIN, INT_MAX);
+    cfg->ci_width = lbl_opt_number(L, o, fn, "ci_width", 0);
+    cfg->threads = lbl_threads(L, o, fn);
+    *limit = (size_t)lbl_opt_int(L, o, fn, "limit", 0, 0, LUA_MAXINTEGER);
+    cfg->fault = lbl_fault_text(L, o, m, fn);
+    cfg->reg = cfg->fault ? lbl_faults(L) : NULL;
+}
+
+/* m:eval(ds [, {fault=, seed=, reps=, ci_width=, min_reps=, max_reps=,
+ * threads=, limit=, on_progress=}]): the one evaluator (study/evaluate.h),
+ * so the numbers are those of `betlab eval` with the same settings. */
 static int m_eval(lua_State *L)
 {
     const char *fn = "eval";
     bl_model *m = lbl_check_model(L, 1);
     bl_dataset *ds = lbl_check_dataset(L, 2);
     int o = lbl_opt_table(L, 3);
-    static const char *const keys[] = { "fault", "seed", "reps", "ci_width", "max_reps",
-                                        "threads", "limit", "on_progress", NULL };
+    static const char *const keys[] = { "fault", "seed", "reps", "ci_width", "min_reps",
+                                        "max_reps", "threads", "limit", "on_progress", NULL };
     lbl_opt_keys(L, o, "eval", keys);
-    uint64_t seed = lbl_opt_seed(L, o, fn, "seed", 1);
-    int reps = (int)lbl_opt_int(L, o, fn, "reps", 1, 1, 100000);
-    int max_reps = (int)lbl_opt_int(L, o, fn, "max_reps", 0, 0, 100000);
-    double ci_width = lbl_opt_number(L, o, fn, "ci_width", 0);
-    if (ci_width < 0 || ci_width >= 1)
-        luaL_error(L, "eval: field 'ci_width' must be in [0, 1)");
-    int threads = lbl_threads(L, o, fn);
-    size_t limit = (size_t)lbl_opt_int(L, o, fn, "limit", 0, 0, LUA_MAXINTEGER);
     if (!bl_dataset_has_labels(ds))
         luaL_argerror(L, 2, "dataset has no labels");
     int fidx = 0;
@@ -339,114 +393,31 @@ static int m_eval(lua_State *L)
         fidx = lua_gettop(L);
     } else if (o)
         lua_pop(L, 1);
-    const char *fault = NULL;
-    if (o && lua_getfield(L, o, "fault") != LUA_TNIL) {
-        if (lua_type(L, -1) != LUA_TSTRING && !luaL_testudata(L, -1, LBL_FAULT))
-            luaL_error(L, "eval: field 'fault' must be a fault spec string or a fault object, "
-                          "got %s", luaL_typename(L, -1));
-        int owned;
-        struct bl_fault_spec *spec = lbl_check_fault(L, lua_gettop(L), m, "eval: field 'fault'",
-                                                     &owned);
-        char *t = bl_fault_spec_format(spec);
-        if (owned)
-            bl_fault_spec_free(spec);
-        if (!t)
-            return luaL_error(L, "eval: out of memory");
-        lua_pushstring(L, t);
-        free(t);
-        fault = lua_tostring(L, -1);
-    } else if (o)
-        lua_pop(L, 1);
-    bl_fault_registry *reg = fault ? lbl_faults(L) : NULL;
+    bl_evaluate_cfg cfg = { .model = m };
+    size_t limit;
+    lbl_eval_opts(L, o, m, fn, &cfg, &limit);
     lbl_progress prog;
     lbl_progress_init(&prog, L, fidx);
 
     /* nothing below raises a Lua error until the cleanup */
     bl_error err = { 0 };
-    bl_engine *e = NULL;
     bl_inputs *in = NULL;
-    bl_campaign_result *cr = NULL;
-    bl_eval_stats st = { 0 };
-    size_t images = 0;
-    bl_engine_opts eo = { .threads = threads, .simd = -1, .simd_set = 0 };
-    int rc = bl_engine_new(m, &eo, &e, &err);
-    if (!rc)
-        rc = bl_inputs_prepare(m, ds, limit, &in, &err);
-    if (!rc)
-        images = bl_inputs_count(in);
-    if (!rc && !fault)
-        rc = bl_engine_eval(e, m, in, &st, &err);
-    if (!rc && fault) {
-        bl_campaign_cfg cfg = { .model = m, .inputs = in, .reg = reg, .fault = fault,
-                                .bers = NULL, .nbers = 0, .seed = seed, .reps = reps,
-                                .ci_width = ci_width, .max_reps = max_reps, .threads = threads,
-                                .engine = e };
-        bl_campaign_hooks hooks = { camp_progress, camp_cancelled, &prog };
-        rc = bl_campaign_run(&cfg, &hooks, &cr, &err);
+    bl_evaluate_result *r = NULL;
+    int rc = bl_inputs_prepare(m, ds, limit, &in, &err);
+    if (!rc) {
+        cfg.inputs = in;
+        bl_evaluate_hooks hooks = { camp_progress, camp_cancelled, NULL, &prog };
+        rc = bl_evaluate(&cfg, &hooks, &r, &err);
         if (!rc && lbl_interrupted())
             rc = BL_ECANCELED;
     }
     bl_inputs_free(in);
-    bl_engine_free(e);
     if (rc) {
-        bl_campaign_result_free(cr);
+        bl_evaluate_result_free(r);
         lbl_progress_finish(&prog, rc, "eval", &err);
     }
-    lua_createtable(L, 0, 12);
-    if (!fault) {
-        bl_ci ci;
-        bl_ci_wilson(st.correct, st.images, 0.95, &ci);
-        lua_pushnumber(L, st.accuracy);
-        lua_setfield(L, -2, "accuracy");
-        lua_pushnumber(L, ci.low);
-        lua_setfield(L, -2, "ci_low");
-        lua_pushnumber(L, ci.high);
-        lua_setfield(L, -2, "ci_high");
-        lua_pushinteger(L, (lua_Integer)st.correct);
-        lua_setfield(L, -2, "correct");
-        lua_pushinteger(L, 1);
-        lua_setfield(L, -2, "reps");
-        lua_pushnumber(L, st.images_per_s);
-        lua_setfield(L, -2, "images_per_s");
-        lua_pushnumber(L, st.seconds);
-        lua_setfield(L, -2, "seconds");
-        lua_createtable(L, 1, 0);
-        lua_pushnumber(L, st.accuracy);
-        lua_rawseti(L, -2, 1);
-        lua_setfield(L, -2, "accuracies");
-    } else {
-        const bl_campaign_row *row = &cr->rows[0];
-        lua_pushnumber(L, row->accuracy);
-        lua_setfield(L, -2, "accuracy");
-        lua_pushnumber(L, row->ci_low);
-        lua_setfield(L, -2, "ci_low");
-        lua_pushnumber(L, row->ci_high);
-        lua_setfield(L, -2, "ci_high");
-        lua_pushinteger(L, row->reps);
-        lua_setfield(L, -2, "reps");
-        lua_pushnumber(L, cr->eval_seconds > 0 ? (double)images * row->reps / cr->eval_seconds
-                                               : 0);
-        lua_setfield(L, -2, "images_per_s");
-        lua_pushnumber(L, cr->seconds);
-        lua_setfield(L, -2, "seconds");
-        lua_pushnumber(L, cr->clean_accuracy);
-        lua_setfield(L, -2, "clean_accuracy");
-        lua_pushinteger(L, (lua_Integer)row->changed_bits);
-        lua_setfield(L, -2, "changed_bits");
-        lua_pushinteger(L, (lua_Integer)seed);
-        lua_setfield(L, -2, "seed");
-        lua_pushstring(L, fault);
-        lua_setfield(L, -2, "fault");
-        lua_createtable(L, row->reps, 0);
-        for (int r = 0; r < row->reps; r++) {
-            lua_pushnumber(L, row->acc[r]);
-            lua_rawseti(L, -2, r + 1);
-        }
-        lua_setfield(L, -2, "accuracies");
-        bl_campaign_result_free(cr);
-    }
-    lua_pushinteger(L, (lua_Integer)images);
-    lua_setfield(L, -2, "images");
+    push_eval(L, r);
+    bl_evaluate_result_free(r);
     lbl_rec_note(L, "eval", 1, 1, o ? 3 : 2, lua_gettop(L));
     return 1;
 }

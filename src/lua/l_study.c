@@ -1,24 +1,27 @@
 /* l_study.c - bl.sweep (BER campaigns), m:margins (histograms),
- * m:flip_probability, m:importance: study/campaign.h and study/metrics.h. */
+ * m:flip_probability, m:importance: study/evaluate.h and study/metrics.h. */
 #include <jansson.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/file.h"
+#include "base/json_out.h"
 #include "bnn/engine.h"
 #include "fault/fault.h"
 #include "lua/lbl.h"
-#include "study/campaign.h"
-#include "study/metrics.h"
+#include "study/evaluate.h"
+#include "study/metrics_report.h"
 
 /* ---- sweep results ---- */
 
 typedef struct lbl_sweep {
-    bl_campaign_result *r;
+    bl_evaluate_result *r;
 } lbl_sweep;
 
-static bl_campaign_result *check_sweep(lua_State *L, int idx)
+static bl_evaluate_result *check_sweep(lua_State *L, int idx)
 {
     lbl_sweep *u = luaL_checkudata(L, idx, LBL_SWEEP);
     if (!u->r)
@@ -29,7 +32,7 @@ static bl_campaign_result *check_sweep(lua_State *L, int idx)
 static int sw_gc(lua_State *L)
 {
     lbl_sweep *u = luaL_checkudata(L, 1, LBL_SWEEP);
-    bl_campaign_result_free(u->r);
+    bl_evaluate_result_free(u->r);
     u->r = NULL;
     return 0;
 }
@@ -49,7 +52,7 @@ static int sw_tostring(lua_State *L)
     return 1;
 }
 
-static void push_row(lua_State *L, const bl_campaign_row *row)
+static void push_row(lua_State *L, const bl_evaluate_row *row)
 {
     lua_createtable(L, 0, 8);
     lua_pushnumber(L, row->ber);
@@ -74,7 +77,7 @@ static void push_row(lua_State *L, const bl_campaign_row *row)
 
 static int sw_rows(lua_State *L)
 {
-    bl_campaign_result *r = check_sweep(L, 1);
+    bl_evaluate_result *r = check_sweep(L, 1);
     lua_createtable(L, (int)r->nrows, 0);
     for (size_t i = 0; i < r->nrows; i++) {
         push_row(L, &r->rows[i]);
@@ -91,7 +94,7 @@ static int sw_len(lua_State *L)
 
 static int sw_info(lua_State *L)
 {
-    bl_campaign_result *r = check_sweep(L, 1);
+    bl_evaluate_result *r = check_sweep(L, 1);
     lua_createtable(L, 0, 9);
     lua_pushstring(L, r->fault ? r->fault : "");
     lua_setfield(L, -2, "fault");
@@ -116,10 +119,10 @@ static int sw_info(lua_State *L)
 
 static int sw_save_csv(lua_State *L)
 {
-    bl_campaign_result *r = check_sweep(L, 1);
+    bl_evaluate_result *r = check_sweep(L, 1);
     const char *path = luaL_checkstring(L, 2);
     bl_error err = { 0 };
-    if (bl_campaign_save_csv(r, path, &err))
+    if (bl_evaluate_save_csv(r, path, &err))
         return lbl_fail(L, "save_csv", &err);
     lbl_rec_note(L, "save_csv", 1, 1, 2, 0);
     lua_settop(L, 1);
@@ -128,7 +131,7 @@ static int sw_save_csv(lua_State *L)
 
 static int sw_csv(lua_State *L)
 {
-    char *t = bl_campaign_to_csv(check_sweep(L, 1));
+    char *t = bl_evaluate_to_csv(check_sweep(L, 1));
     if (!t)
         return luaL_error(L, "csv: out of memory");
     lua_pushstring(L, t);
@@ -136,12 +139,12 @@ static int sw_csv(lua_State *L)
     return 1;
 }
 
-static char *sweep_json(bl_campaign_result *r)
+static char *sweep_json(bl_evaluate_result *r)
 {
-    json_t *j = bl_campaign_to_json(r, 1);
+    json_t *j = bl_evaluate_to_json(r, 1);
     if (!j)
         return NULL;
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    char *s = bl_json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
     return s;
 }
@@ -158,7 +161,7 @@ static int sw_json(lua_State *L)
 
 static int sw_save_json(lua_State *L)
 {
-    bl_campaign_result *r = check_sweep(L, 1);
+    bl_evaluate_result *r = check_sweep(L, 1);
     const char *path = luaL_checkstring(L, 2);
     char *s = sweep_json(r);
     if (!s)
@@ -180,13 +183,13 @@ static int sw_save_json(lua_State *L)
 /* sw:table(): aligned text table (what `betlab sweep` prints). */
 static int sw_table(lua_State *L)
 {
-    bl_campaign_result *r = check_sweep(L, 1);
+    bl_evaluate_result *r = check_sweep(L, 1);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return luaL_error(L, "table: out of memory");
-    bl_campaign_print_table(r, f);
+    bl_evaluate_print_table(r, f);
     fclose(f);
     lua_pushlstring(L, buf, len);
     free(buf);
@@ -268,54 +271,41 @@ static int l_sweep(lua_State *L)
         lua_setfield(L, 1, "ber");   /* keep the parsed list; the record shows numbers */
     }
     lua_pop(L, 1);
-    int reps = (int)lbl_opt_int(L, 1, fn, "reps", 1, 1, 100000);
+    int reps = (int)lbl_opt_int(L, 1, fn, "reps", 0, INT_MIN, INT_MAX);
     double ci_width = lbl_opt_number(L, 1, fn, "ci_width", 0);
-    if (ci_width < 0 || ci_width >= 1)
-        luaL_error(L, "%s: field 'ci_width' must be in [0, 1)", fn);
-    int min_reps = (int)lbl_opt_int(L, 1, fn, "min_reps", 0, 0, 100000);
-    int max_reps = (int)lbl_opt_int(L, 1, fn, "max_reps", 0, 0, 100000);
+    int min_reps = (int)lbl_opt_int(L, 1, fn, "min_reps", 0, INT_MIN, INT_MAX);
+    int max_reps = (int)lbl_opt_int(L, 1, fn, "max_reps", 0, INT_MIN, INT_MAX);
     uint64_t seed = lbl_opt_seed(L, 1, fn, "seed", 1);
     int threads = lbl_threads(L, 1, fn);
     size_t limit = (size_t)lbl_opt_int(L, 1, fn, "limit", 0, 0, LUA_MAXINTEGER);
     int fidx = get_fn(L, 1, fn, "on_progress");
     bl_fault_registry *reg = lbl_faults(L);
-    /* BER list last: it is the only allocation before the C work */
+    /* BER list last: it is the only allocation before the C work; its
+     * values are checked by the evaluator */
+    lbl_sweep *u = lua_newuserdatauv(L, sizeof *u, 0);  /* before bers: may raise */
+    u->r = NULL;
+    luaL_setmetatable(L, LBL_SWEEP);
+    int res = lua_gettop(L);
     size_t nbers;
     double *bers = lbl_opt_numbers(L, 1, fn, "ber", &nbers);
     if (!bers)
         return luaL_error(L, "%s: field 'ber' must be a list of numbers, got nil", fn);
-    for (size_t i = 0; i < nbers; i++)
-        if (!(bers[i] >= 0 && bers[i] <= 1)) {
-            double bad = bers[i];
-            free(bers);
-            return luaL_error(L, "%s: field 'ber' must hold rates in [0, 1] (item %d is %f)", fn,
-                              (int)i + 1, bad);
-        }
-    lbl_sweep *u = lua_newuserdatauv(L, sizeof *u, 0);   /* may raise: bers leaks? no: */
-    u->r = NULL;
-    luaL_setmetatable(L, LBL_SWEEP);
-    int res = lua_gettop(L);
     lbl_progress prog;
     lbl_progress_init(&prog, L, fidx);
     bl_error err = { 0 };
-    bl_engine *e = NULL;
     bl_inputs *in = NULL;
-    bl_engine_opts eo = { .threads = threads, .simd = -1, .simd_set = 0 };
-    int rc = bl_engine_new(m, &eo, &e, &err);
-    if (!rc)
-        rc = bl_inputs_prepare(m, ds, limit, &in, &err);
+    int rc = bl_inputs_prepare(m, ds, limit, &in, &err);
     if (!rc) {
-        bl_campaign_cfg cfg = { .model = m, .inputs = in, .reg = reg, .fault = fault,
+        bl_evaluate_cfg cfg = { .model = m, .inputs = in, .reg = reg, .fault = fault,
                                 .bers = bers, .nbers = nbers, .seed = seed, .reps = reps,
                                 .ci_width = ci_width, .min_reps = min_reps, .max_reps = max_reps,
-                                .threads = threads, .engine = e };
-        bl_campaign_hooks hooks = { sweep_progress, sweep_cancelled, &prog };
-        rc = bl_campaign_run(&cfg, &hooks, &u->r, &err);
+                                .threads = threads };
+        bl_evaluate_hooks hooks = { sweep_progress, sweep_cancelled, NULL, &prog };
+        rc = bl_evaluate(&cfg, &hooks, &u->r, &err);
         if (!rc && lbl_interrupted())
             rc = BL_ECANCELED;
     }
     bl_inputs_free(in);
-    bl_engine_free(e);
     free(bers);
     if (rc)
         lbl_progress_finish(&prog, rc, fn, &err);   /* u->r freed by __gc */
@@ -428,61 +418,42 @@ static int h_bins(lua_State *L)
     return 1;
 }
 
-/* Common set-up of the metric methods: engine + inputs + hidden layers. */
-typedef struct metric_ctx {
-    bl_engine *e;
-    bl_inputs *in;
-    bl_hidden hl[64];
-    int nh;
-} metric_ctx;
+/* ---- the metric methods: thin wrappers over bl_metrics_run ---- */
 
-static void metric_free(metric_ctx *c)
+static int metric_cancelled(void *ctx)
 {
-    bl_inputs_free(c->in);
-    bl_engine_free(c->e);
-    c->in = NULL;
-    c->e = NULL;
+    (void)ctx;
+    return lbl_interrupted();
 }
 
-/* The end of every metric function: free the C side, then raise (Ctrl-C
- * or a core error) or return the per-layer list (its first entry when one
- * layer was asked for). */
-static int metric_finish(lua_State *L, metric_ctx *c, int rc, bl_error *err, const char *fn,
-                         const char *layer, int list)
+/* Prepare the inputs and run the one metrics call; raises on failure (the
+ * result is freed first).  The caller fills cfg (model, layer, what...). */
+static bl_metrics_result *metric_run(lua_State *L, const bl_dataset *ds, size_t limit,
+                                     bl_metrics_cfg *cfg, const char *fn)
 {
-    metric_free(c);
+    bl_error err = { 0 };
+    bl_inputs *in = NULL;
+    bl_metrics_result *r = NULL;
+    int rc = bl_inputs_prepare(cfg->model, ds, limit, &in, &err);
+    if (!rc) {
+        cfg->inputs = in;
+        bl_metrics_hooks h = { NULL, metric_cancelled, NULL };
+        rc = bl_metrics_run(cfg, &h, &r, &err);
+    }
+    bl_inputs_free(in);
     if (rc == BL_ECANCELED)
-        return luaL_error(L, "%s: interrupted", fn);
+        luaL_error(L, "%s: interrupted", fn);
     if (rc)
-        return lbl_fail(L, fn, err);
+        lbl_fail(L, fn, &err);
+    return r;
+}
+
+/* Return the list, or its first entry when one layer was asked for. */
+static int metric_return(lua_State *L, int list, const char *layer)
+{
     if (layer)
         lua_rawgeti(L, list, 1);
     return 1;
-}
-
-/* Select hidden layers: all, or the one named by opts.layer (error when
- * unknown).  Raises before allocating. */
-static void metric_layers(lua_State *L, const bl_model *m, const char *layer, const char *fn,
-                          metric_ctx *c)
-{
-    if (layer) {
-        if (bl_hidden_find(m, layer, &c->hl[0]) < 0)
-            luaL_error(L, "%s: field 'layer': no hidden layer named '%s'", fn, layer);
-        c->nh = 1;
-    } else
-        c->nh = bl_hidden_layers(m, c->hl, 64);
-    if (c->nh <= 0)
-        luaL_error(L, "%s: the model has no hidden (BN + sign) layers", fn);
-}
-
-static int metric_prepare(const bl_model *m, const bl_dataset *ds, size_t limit, int threads,
-                          metric_ctx *c, bl_error *err)
-{
-    bl_engine_opts eo = { .threads = threads, .simd = -1, .simd_set = 0 };
-    int rc = bl_engine_new(m, &eo, &c->e, err);
-    if (!rc)
-        rc = bl_inputs_prepare(m, ds, limit, &c->in, err);
-    return rc;
 }
 
 /* m:margins(ds [, {layer=, limit=, threads=}]) -> histogram (with layer)
@@ -495,41 +466,32 @@ static int m_margins(lua_State *L)
     int o = lbl_opt_table(L, 3);
     static const char *const keys[] = { "layer", "limit", "threads", NULL };
     lbl_opt_keys(L, o, fn, keys);
-    const char *layer = lbl_opt_string(L, o, fn, "layer", NULL);
+    bl_metrics_cfg cfg = { .model = m, .what = BL_MET_MARGINS };
+    cfg.layer = lbl_opt_string(L, o, fn, "layer", NULL);
     size_t limit = (size_t)lbl_opt_int(L, o, fn, "limit", 0, 0, LUA_MAXINTEGER);
-    int threads = lbl_threads(L, o, fn);
-    metric_ctx c = { 0 };
-    metric_layers(L, m, layer, fn, &c);
+    cfg.threads = lbl_threads(L, o, fn);
+    int nh = cfg.layer ? 1 : bl_hidden_layers(m, NULL, 0);
     /* result objects first (allocation may raise), filled below */
-    lua_createtable(L, c.nh, 0);
+    lua_createtable(L, nh, 0);
     int list = lua_gettop(L);
-    for (int i = 0; i < c.nh; i++) {
+    for (int i = 0; i < nh && i < 64; i++) {
         lbl_hist *h = lua_newuserdatauv(L, sizeof *h, 0);
         memset(h, 0, sizeof *h);
         luaL_setmetatable(L, LBL_HIST);
-        snprintf(h->layer, sizeof h->layer, "%s", c.hl[i].name);
         lua_rawseti(L, list, i + 1);
     }
-    bl_error err = { 0 };
-    int rc = metric_prepare(m, ds, limit, threads, &c, &err);
-    for (int i = 0; !rc && i < c.nh; i++) {
-        if (lbl_interrupted()) {
-            rc = BL_ECANCELED;
-            break;
-        }
-        int32_t *pre = NULL;
-        rc = bl_hidden_preacts(c.e, m, c.in, &c.hl[i], &pre, &err);
+    bl_metrics_result *r = metric_run(L, ds, limit, &cfg, fn);
+    for (int i = 0; i < r->nlayers; i++) {
         lua_rawgeti(L, list, i + 1);
         lbl_hist *h = lua_touserdata(L, -1);
         lua_pop(L, 1);
-        if (!rc) {
-            rc = bl_margin_summarize(m, &c.hl[i], pre, bl_inputs_count(c.in), &h->s, &err);
-            if (!rc)
-                h->valid = 1;
-        }
-        free(pre);
+        snprintf(h->layer, sizeof h->layer, "%s", r->layers[i].h.name);
+        h->s = r->layers[i].margins; /* moved: the histogram owns it now */
+        memset(&r->layers[i].margins, 0, sizeof r->layers[i].margins);
+        h->valid = 1;
     }
-    return metric_finish(L, &c, rc, &err, fn, layer, list);
+    bl_metrics_result_free(r);
+    return metric_return(L, list, cfg.layer);
 }
 
 /* m:flip_probability(ds, ber [, {layer=, limit=, measure=, seed=, reps=,
@@ -540,82 +502,63 @@ static int m_flip_probability(lua_State *L)
     const char *fn = "flip_probability";
     bl_model *m = lbl_check_model(L, 1);
     bl_dataset *ds = lbl_check_dataset(L, 2);
-    double p = luaL_checknumber(L, 3);
-    luaL_argcheck(L, p >= 0 && p <= 1, 3, "BER must be in [0, 1]");
+    bl_metrics_cfg cfg = { .model = m, .what = BL_MET_ANALYTIC };
+    cfg.ber = luaL_checknumber(L, 3);
     int o = lbl_opt_table(L, 4);
     static const char *const keys[] = { "layer", "limit", "measure", "seed", "reps", "threads",
                                         NULL };
     lbl_opt_keys(L, o, fn, keys);
-    const char *layer = lbl_opt_string(L, o, fn, "layer", NULL);
+    cfg.layer = lbl_opt_string(L, o, fn, "layer", NULL);
     size_t limit = (size_t)lbl_opt_int(L, o, fn, "limit", 0, 0, LUA_MAXINTEGER);
-    int measure = 0;
     if (o && lua_getfield(L, o, "measure") != LUA_TNIL) {
         if (!lua_isboolean(L, -1))
             luaL_error(L, "%s: field 'measure' must be a boolean, got %s", fn,
                        luaL_typename(L, -1));
-        measure = lua_toboolean(L, -1);
+        if (lua_toboolean(L, -1))
+            cfg.what |= BL_MET_MEASURED;
     }
     if (o)
         lua_pop(L, 1);
-    uint64_t seed = lbl_opt_seed(L, o, fn, "seed", 1);
-    int reps = (int)lbl_opt_int(L, o, fn, "reps", 1, 1, 100000);
-    int threads = lbl_threads(L, o, fn);
-    bl_fault_registry *reg = measure ? lbl_faults(L) : NULL;
-    metric_ctx c = { 0 };
-    metric_layers(L, m, layer, fn, &c);
-    lua_createtable(L, c.nh, 0);
+    cfg.seed = lbl_opt_seed(L, o, fn, "seed", 1);
+    cfg.reps = (int)lbl_opt_int(L, o, fn, "reps", 1, INT_MIN, INT_MAX);
+    cfg.threads = lbl_threads(L, o, fn);
+    cfg.reg = (cfg.what & BL_MET_MEASURED) ? lbl_faults(L) : NULL;
+    int nh = cfg.layer ? 1 : bl_hidden_layers(m, NULL, 0);
+    lua_createtable(L, nh, 0);
     int list = lua_gettop(L);
-    for (int i = 0; i < c.nh; i++) {
+    for (int i = 0; i < nh && i < 64; i++) {
         lua_createtable(L, 0, 6);
-        lua_pushstring(L, c.hl[i].name);
-        lua_setfield(L, -2, "layer");
-        lua_pushnumber(L, p);
-        lua_setfield(L, -2, "ber");
         lua_rawseti(L, list, i + 1);
     }
     luaL_checkstack(L, 8, fn);
-    bl_error err = { 0 };
-    int rc = metric_prepare(m, ds, limit, threads, &c, &err);
-    for (int i = 0; !rc && i < c.nh; i++) {
-        if (lbl_interrupted()) {
-            rc = BL_ECANCELED;
-            break;
-        }
-        int32_t *pre = NULL;
-        rc = bl_hidden_preacts(c.e, m, c.in, &c.hl[i], &pre, &err);
-        if (rc)
-            break;
-        lua_rawgeti(L, list, i + 1);   /* no allocation: pushes an existing table */
-        double frac;
-        bl_error e2 = { 0 };
-        int ra = bl_flip_fraction_analytic(m, &c.hl[i], pre, bl_inputs_count(c.in), p, &frac, &e2);
-        if (ra == 0) {
-            lua_pushnumber(L, frac);
-            lua_setfield(L, -2, "analytic");
-        } else if (ra == BL_EUNSUPPORTED) {
-            lua_pushstring(L, e2.msg);
+    bl_metrics_result *r = metric_run(L, ds, limit, &cfg, fn);
+    /* no allocation below can fail short of memory: fill the tables */
+    for (int i = 0; i < r->nlayers; i++) {
+        const bl_metrics_layer *ly = &r->layers[i];
+        lua_rawgeti(L, list, i + 1);
+        lua_pushstring(L, ly->h.name);
+        lua_setfield(L, -2, "layer");
+        lua_pushnumber(L, r->ber);
+        lua_setfield(L, -2, "ber");
+        if (isnan(ly->analytic)) {
+            lua_pushstring(L, ly->analytic_note);
             lua_setfield(L, -2, "reason");
         } else {
-            rc = ra;
-            err = e2;
+            lua_pushnumber(L, ly->analytic);
+            lua_setfield(L, -2, "analytic");
         }
-        if (!rc && measure) {
-            bl_ci ci;
-            rc = bl_flip_fraction_measured(c.e, m, c.in, &c.hl[i], reg, p, seed, reps, pre, &ci,
-                                           &err);
-            if (!rc) {
-                lua_pushnumber(L, ci.mean);
-                lua_setfield(L, -2, "measured");
-                lua_pushnumber(L, ci.low);
-                lua_setfield(L, -2, "ci_low");
-                lua_pushnumber(L, ci.high);
-                lua_setfield(L, -2, "ci_high");
-            }
+        if (ly->have_measured) {
+            lua_pushnumber(L, ly->measured.mean);
+            lua_setfield(L, -2, "measured");
+            lua_pushnumber(L, ly->measured.low);
+            lua_setfield(L, -2, "ci_low");
+            lua_pushnumber(L, ly->measured.high);
+            lua_setfield(L, -2, "ci_high");
         }
         lua_pop(L, 1);
-        free(pre);
     }
-    return metric_finish(L, &c, rc, &err, fn, layer, list);
+    bl_metrics_result_free(r);
+    return metric_return(L, list, cfg.layer);
 }
 
 /* m:importance(ds [, {layer=, limit=, method=, threads=}]) -> list of
@@ -628,75 +571,47 @@ static int m_importance(lua_State *L)
     int o = lbl_opt_table(L, 3);
     static const char *const keys[] = { "layer", "limit", "method", "threads", NULL };
     lbl_opt_keys(L, o, fn, keys);
-    const char *layer = lbl_opt_string(L, o, fn, "layer", NULL);
+    bl_metrics_cfg cfg = { .model = m, .what = BL_MET_IMPORTANCE };
+    cfg.layer = lbl_opt_string(L, o, fn, "layer", NULL);
     size_t limit = (size_t)lbl_opt_int(L, o, fn, "limit", 0, 0, LUA_MAXINTEGER);
     const char *ms = lbl_opt_string(L, o, fn, "method", "auto");
-    int method = strcmp(ms, "auto") == 0 ? BL_IMP_AUTO
-               : strcmp(ms, "fast") == 0 ? BL_IMP_FAST
-               : strcmp(ms, "brute") == 0 ? BL_IMP_BRUTE : -1;
-    if (method < 0)
+    cfg.importance_method = strcmp(ms, "auto") == 0 ? BL_IMP_AUTO
+                          : strcmp(ms, "fast") == 0 ? BL_IMP_FAST
+                          : strcmp(ms, "brute") == 0 ? BL_IMP_BRUTE : -1;
+    if (cfg.importance_method < 0)
         luaL_error(L, "%s: field 'method' must be \"auto\", \"fast\" or \"brute\"", fn);
-    int threads = lbl_threads(L, o, fn);
-    metric_ctx c = { 0 };
-    metric_layers(L, m, layer, fn, &c);
-    lua_createtable(L, c.nh, 0);
+    cfg.threads = lbl_threads(L, o, fn);
+    lua_newtable(L);
     int list = lua_gettop(L);
-    bl_error err = { 0 };
-    int rc = metric_prepare(m, ds, limit, threads, &c, &err);
-    for (int i = 0; !rc && i < c.nh; i++) {
-        if (lbl_interrupted()) {
-            rc = BL_ECANCELED;
-            break;
-        }
-        bl_importance imp = { 0 };
-        rc = bl_importance_layer(c.e, m, c.in, &c.hl[i], method, threads, &imp, &err);
-        if (rc)
-            break;
-        /* copy into a Lua table; an allocation error here would leak imp,
-         * so store the values in a userdata buffer first */
-        double *vals = NULL;
-        lua_Integer n = (lua_Integer)imp.n;
-        double mean = imp.mean, max = imp.max, var = imp.variance, secs = imp.seconds;
-        int used = imp.method;
-        vals = malloc((imp.n ? imp.n : 1) * sizeof *vals);
-        if (vals)
-            memcpy(vals, imp.imp, imp.n * sizeof *vals);
-        bl_importance_free(&imp);
-        if (!vals) {
-            rc = bl_error_set(&err, BL_ENOMEM, "out of memory");
-            break;
-        }
-        /* Lua allocations below may raise: keep the values in a userdata
-         * that stays on the stack (so the GC cannot free it) until the
-         * table is built, instead of in malloc'ed memory that would leak. */
-        double *box = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *box, 0);
-        memcpy(box, vals, (size_t)n * sizeof *box);
-        free(vals);
+    bl_metrics_result *r = metric_run(L, ds, limit, &cfg, fn);
+    /* (a Lua memory error while copying would leak r: memory errors only) */
+    for (int i = 0; i < r->nlayers; i++) {
+        const bl_importance *imp = &r->layers[i].importance;
         lua_createtable(L, 0, 8);
-        lua_pushstring(L, c.hl[i].name);
+        lua_pushstring(L, r->layers[i].h.name);
         lua_setfield(L, -2, "layer");
-        lua_pushinteger(L, n);
+        lua_pushinteger(L, (lua_Integer)imp->n);
         lua_setfield(L, -2, "n");
-        lua_pushnumber(L, mean);
+        lua_pushnumber(L, imp->mean);
         lua_setfield(L, -2, "mean");
-        lua_pushnumber(L, max);
+        lua_pushnumber(L, imp->max);
         lua_setfield(L, -2, "max");
-        lua_pushnumber(L, var);
+        lua_pushnumber(L, imp->variance);
         lua_setfield(L, -2, "variance");
-        lua_pushstring(L, used == BL_IMP_BRUTE ? "brute" : "fast");
+        lua_pushstring(L, imp->method == BL_IMP_BRUTE ? "brute" : "fast");
         lua_setfield(L, -2, "method");
-        lua_pushnumber(L, secs);
+        lua_pushnumber(L, imp->seconds);
         lua_setfield(L, -2, "seconds");
-        lua_createtable(L, (int)n, 0);
-        for (lua_Integer k = 0; k < n; k++) {
-            lua_pushnumber(L, box[k]);
-            lua_rawseti(L, -2, k + 1);
+        lua_createtable(L, (int)imp->n, 0);
+        for (size_t k = 0; k < imp->n; k++) {
+            lua_pushnumber(L, imp->imp[k]);
+            lua_rawseti(L, -2, (lua_Integer)k + 1);
         }
         lua_setfield(L, -2, "values");
         lua_rawseti(L, list, i + 1);
-        lua_pop(L, 1); /* the box */
     }
-    return metric_finish(L, &c, rc, &err, fn, layer, list);
+    bl_metrics_result_free(r);
+    return metric_return(L, list, cfg.layer);
 }
 
 void lbl_open_study(lua_State *L)

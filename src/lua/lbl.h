@@ -109,6 +109,13 @@ void lbl_open_cluster(lua_State *L);
 
 /* Fault registry of this state (created on first use). */
 bl_fault_registry *lbl_faults(lua_State *L);
+/* l_model.c: the fault option (spec string or fault object) as spec text
+ * pushed on the stack, or NULL; the options of m:eval / bl.job.eval into an
+ * evaluator configuration (ranges are checked by the evaluator). */
+struct bl_evaluate_cfg;
+const char *lbl_fault_text(lua_State *L, int o, const bl_model *m, const char *fn);
+void lbl_eval_opts(lua_State *L, int o, const bl_model *m, const char *fn,
+                   struct bl_evaluate_cfg *cfg, size_t *limit);
 /* Fault argument: a betlab.fault object or a spec string (parsed against
  * model m, may be NULL).  Returns a spec that *owned says whether the
  * caller must free. */

@@ -85,6 +85,15 @@ void bl_margin_summary_free(bl_margin_summary *s)
 int bl_margin_summarize(const bl_model *m, const bl_hidden *h, const int32_t *pre, size_t count,
                         bl_margin_summary *out, bl_error *err)
 {
+    return bl_margin_summarize_bins(m, h, pre, count, 0, 0, out, err);
+}
+
+int bl_margin_summarize_bins(const bl_model *m, const bl_hidden *h, const int32_t *pre,
+                             size_t count, uint32_t bin_width, uint32_t max_bins,
+                             bl_margin_summary *out, bl_error *err)
+{
+    if (max_bins == 0 || max_bins > 256)
+        max_bins = 256;
     memset(out, 0, sizeof *out);
     const bl_layer *th = &m->layers[h->thresh];
     size_t per = bl_shape_size(m->layers[h->src].out), C = th->out.c, N = count * per;
@@ -117,11 +126,13 @@ int bl_margin_summarize(const bl_model *m, const bl_hidden *h, const int32_t *pr
         out->below[k] = (double)below[k] / (double)N;
         out->flips_le[k] = (double)fle[k] / (double)N;
     }
-    uint32_t w = (uint32_t)((mx + 1 + 255) / 256);
+    uint32_t w = bin_width ? bin_width : (uint32_t)((mx + max_bins) / max_bins);
     if (w == 0)
         w = 1;
     out->bin_width = w;
     out->nbins = (uint32_t)(mx / w + 1);
+    if (out->nbins > max_bins) /* a given width: the last bin takes the rest */
+        out->nbins = max_bins;
     out->hist = calloc(out->nbins, sizeof *out->hist);
     if (!out->hist)
         return bl_error_set(err, BL_ENOMEM, "%s: out of memory for the margin histogram", h->name);
@@ -141,7 +152,8 @@ int bl_margin_summarize(const bl_model *m, const bl_hidden *h, const int32_t *pr
         int64_t mg = (int64_t)pre[i] - th->tau[i % C];
         if (mg < 0)
             mg = -mg;
-        out->hist[mg / w]++;
+        uint64_t b = (uint64_t)mg / w;
+        out->hist[b < out->nbins ? b : out->nbins - 1]++;
         if (fine)
             fine[mg]++;
         else

@@ -88,12 +88,19 @@ typedef struct bl_margin_summary {
     double below[BL_MARGIN_NK]; /* fraction with m < 2k                     */
     double flips_le[BL_MARGIN_NK]; /* fraction with flips needed <= k       */
     uint32_t bin_width;         /* histogram: bin i = [i*w, (i+1)*w)        */
-    uint32_t nbins;             /* <= 256; covers 0..max                    */
+    uint32_t nbins;             /* <= 256; covers 0..max (see _bins)        */
     uint64_t *hist;             /* nbins counts (malloc'ed)                 */
 } bl_margin_summary;
 
 int bl_margin_summarize(const bl_model *m, const bl_hidden *h, const int32_t *pre, size_t count,
                         bl_margin_summary *out, bl_error *err);
+/* The same with a chosen histogram: bin_width (0: the smallest width that
+ * covers 0..max in max_bins bins) and at most max_bins bins (0: 256; with a
+ * given width, the last bin counts everything above it).  Two summaries
+ * with one width have comparable histograms (clean vs faulty margins). */
+int bl_margin_summarize_bins(const bl_model *m, const bl_hidden *h, const int32_t *pre,
+                             size_t count, uint32_t bin_width, uint32_t max_bins,
+                             bl_margin_summary *out, bl_error *err);
 void bl_margin_summary_free(bl_margin_summary *s);
 
 /* ---- analytic flip probability ---- */

@@ -33,11 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "cluster/cluster.h"
 #include "lua/executor.h"
 #include "lua/lbl.h"
 #include "tui/plot.h"
+#include "study/evaluate.h"
 #include "tui/tui.h"
 
 #define TUI_KEY "betlab.tui"
@@ -137,7 +137,7 @@ static int l_pin(lua_State *L)
     bl_inputs *in = NULL;
     bl_error err = { 0 };
     if (name) {
-        if (cli_load_model(name, &m, &err) || bl_inputs_prepare(m, t->data, t->limit, &in, &err)) {
+        if (t->load_model(name, &m, &err) || bl_inputs_prepare(m, t->data, t->limit, &in, &err)) {
             bl_model_free(m);
             return luaL_error(L, "betlab.ui.pin: %s", err.msg);
         }
@@ -220,7 +220,23 @@ static int l_state(lua_State *L)
         lua_setfield(L, -2, "ci_high");
         lua_pushinteger(L, s->acc.reps);
         lua_setfield(L, -2, "reps");
+        lua_pushstring(L, bl_ci_method_name((bl_ci_method)s->acc.method));
+        lua_setfield(L, -2, "ci_method");
+        lua_pushboolean(L, s->acc.stale);
+        lua_setfield(L, -2, "stale");
     }
+    if (s->clean_valid) {
+        lua_pushnumber(L, s->clean_acc);
+        lua_setfield(L, -2, "clean_accuracy");
+    }
+    lua_pushinteger(L, s->curve.n);
+    lua_setfield(L, -2, "curve_points");
+    lua_pushboolean(L, s->margins.valid);
+    lua_setfield(L, -2, "margins");
+    /* true once every job is done for the current settings: a script (or
+     * a test) polls this instead of guessing a delay */
+    lua_pushboolean(L, tui_jobs_settled(t));
+    lua_setfield(L, -2, "settled");
     return 1;
 }
 

@@ -23,11 +23,16 @@ static void draw(bl_tui *t, bl_grid *g, bl_rect r, int focused)
         return;
     if (s->acc.valid) {
         int x = in.x + 1;
-        x += bl_grid_printf(g, x, y, in.w - 1, ST_GOOD, "%.2f%%", s->acc.acc * 100);
+        /* a value whose settings changed is marked until the new one lands */
+        x += bl_grid_printf(g, x, y, in.w - 1, s->acc.stale ? ST_DIM : ST_GOOD, "%.2f%%%s",
+                            s->acc.acc * 100, s->acc.stale ? "~" : "");
+        char clean[32] = "";
+        if (s->clean_valid)
+            snprintf(clean, sizeof clean, "  clean %.2f%%", s->clean_acc * 100);
         bl_grid_printf(g, x, y, in.x + in.w - x, ST_NORMAL,
-                       " [%.2f, %.2f] 95%% CI, %d map%s, %.0f ms  clean %.2f%%",
+                       " [%.2f, %.2f] 95%% CI, %d map%s, %.0f ms%s",
                        s->acc.lo * 100, s->acc.hi * 100, s->acc.reps, s->acc.reps == 1 ? "" : "s",
-                       s->acc.ms, s->clean_acc * 100);
+                       s->acc.ms, clean);
     } else
         bl_grid_text(g, in.x + 1, y, in.w - 1, ST_DIM, "evaluating...");
     y++;
@@ -81,5 +86,6 @@ static void draw(bl_tui *t, bl_grid *g, bl_rect r, int focused)
 }
 
 const bl_panel tui_panel_accuracy = {
-    "accuracy", draw, NULL, "curve: accuracy over BER, band = 95% CI, | = current BER; S resweep"
+    "accuracy", draw, NULL, "curve: accuracy over BER, band = 95% CI, | = current BER; S resweep",
+    NULL
 };

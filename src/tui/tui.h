@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/settings.h"
 #include "bnn/engine.h"
 #include "bnn/model.h"
 #include "data/dataset.h"
@@ -38,6 +39,7 @@ typedef struct tui_curve {
     int n;
     double ber[TUI_CURVE_MAX], acc[TUI_CURVE_MAX], lo[TUI_CURVE_MAX], hi[TUI_CURVE_MAX];
     int reps;
+    int stale;            /* settings changed, a new curve is coming   */
     char fault[128];
 } tui_curve;
 
@@ -50,6 +52,8 @@ typedef struct tui_acc {
     double pin_acc, pin_lo, pin_hi;
     int pin_valid;
     uint64_t changed;     /* weight bits changed (first map)           */
+    int stale;            /* settings changed, the new value is coming */
+    int method;           /* bl_ci_method of lo/hi (study/evaluate.h)  */
 } tui_acc;
 
 typedef struct tui_margins {
@@ -123,6 +127,7 @@ typedef struct bl_tui_state {
     uint64_t seed;
     tui_acc acc;
     double clean_acc;
+    int clean_valid;      /* clean_acc computed (not a placeholder)    */
     tui_curve curve, pin_curve;
     tui_margins margins;
     tui_importance imp;
@@ -156,6 +161,9 @@ int tui_state_spec(const bl_tui_state *s, const bl_fault_registry *reg, char *ou
 void tui_fmt_ber(double ber, char *buf, size_t n);
 
 /* --- the application --- */
+/* Model name (shipped name, file, random:SPEC) -> model: the front end's
+ * resolver, so src/tui needs no front-end header. */
+typedef int (*bl_tui_load_model_fn)(const char *name, bl_model **out, bl_error *err);
 typedef struct bl_tui_jobs bl_tui_jobs;
 typedef struct bl_exec bl_exec;
 
@@ -190,16 +198,28 @@ typedef struct bl_tui {
     int rl_ready;
     double last_key_t;    /* time of the last slider key (latency) */
     int limit;
+    bl_tui_load_model_fn load_model;  /* from bl_tui_opts */
+    const char *trace;                /* from bl_tui_opts */
+    const bl_settings *settings;      /* from bl_tui_opts; never NULL */
     struct tui_cluster_job *cl_job;   /* panel_cluster.c; NULL when none */
     int cl_pending;                   /* start s.cl.req once the job ends */
 } bl_tui;
 
-/* Panels: a struct of function pointers each. */
+/* Mouse buttons as panels see them (screen.c decodes the terminal's). */
+enum { TUI_MOUSE_LEFT = 1, TUI_MOUSE_WHEEL_UP = 4, TUI_MOUSE_WHEEL_DOWN = 5 };
+
+/* Panels: a struct of function pointers each (htop's Panel is the model).
+ * keys.c hands a key to the focused panel first, then tries the global
+ * keys; a mouse event goes to the panel under the pointer.  Handlers
+ * return 1 when they used the event; NULL handlers use nothing. */
 typedef struct bl_panel {
     const char *name;
     void (*draw)(bl_tui *t, bl_grid *g, bl_rect r, int focused);
-    int (*key)(bl_tui *t, int key);   /* 1 handled */
+    /* is_char: key is a character, else a curses KEY_* code */
+    int (*key)(bl_tui *t, int key, int is_char);
     const char *help;                 /* one line for the status bar */
+    /* (x, y): screen cell; r: the panel's rectangle; button: TUI_MOUSE_* */
+    int (*mouse)(bl_tui *t, bl_rect r, int x, int y, int button);
 } bl_panel;
 
 extern const bl_panel tui_panel_header, tui_panel_layers, tui_panel_accuracy,
@@ -209,7 +229,11 @@ const bl_panel *tui_panel(int id);
 /* Title bar of a panel (row r.y); returns the rect below it. */
 bl_rect tui_panel_title(bl_grid *g, bl_rect r, const char *title, int focused);
 
+/* panel_layers.c: slider columns of a body rectangle (below the title) */
 void tui_layers_slider_span(bl_rect r, int *x0, int *w);
+/* The layers panel's body (below its title) and the first row shown. */
+bl_rect tui_layers_body(bl_rect r);
+int tui_layers_first_row(const bl_tui_state *s, bl_rect body);
 
 /* panel_cluster.c: the cluster view and its background job */
 void tui_cluster_request(bl_tui *t, const tui_cluster_req *req); /* open the view, run */
@@ -234,8 +258,11 @@ void tui_help_draw(bl_tui *t, bl_grid *g);
 typedef struct tui_keyhelp { const char *keys, *what; } tui_keyhelp;
 extern const tui_keyhelp tui_keys_help[];
 
-/* keys.c: key dispatch; actions become Lua calls */
+/* keys.c: global keys and dispatch to the panels; actions become Lua calls */
 int tui_key(bl_tui *t, int key, int is_char);
+/* A decoded mouse event at screen cell (x, y): focus follows a click, the
+ * panel under the pointer gets it; 1 used. */
+int tui_mouse(bl_tui *t, int x, int y, int button);
 /* Run a Lua action: echo it into the console, run it, report errors. */
 int tui_action(bl_tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tui_status(bl_tui *t, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -256,6 +283,7 @@ void tui_jobs_layer_changed(bl_tui *t);     /* margins + importance     */
 void tui_jobs_sweep(bl_tui *t);             /* restart the curve sweep  */
 int tui_jobs_collect(bl_tui *t);            /* results into the state; 1 changed */
 int tui_jobs_running(bl_tui *t);
+int tui_jobs_settled(bl_tui *t);            /* nothing running or waiting */
 void tui_jobs_pin_changed(bl_tui *t, bl_model *old, bl_inputs *old_in);
 void tui_jobs_wake(int fd);
 
@@ -269,18 +297,27 @@ int tui_screen_init(bl_tui *t);
 void tui_screen_done(void);
 void tui_screen_flush(bl_tui *t, bl_grid *next, int full);
 int tui_screen_size(int *w, int *h);
+/* The pending curses mouse event as (x, y, TUI_MOUSE_*); 0 when none. */
+int tui_screen_mouse(int *x, int *y, int *button);
 int tui_signal_pending(void);     /* SIGHUP/SIGTERM received */
 int tui_interrupt_pending(void);  /* SIGINT (Ctrl-C) since the last call */
 void tui_draw(bl_tui *t);          /* whole frame into t->grid, then flush */
 int tui_save_screen(bl_tui *t, const char *path);
 
-/* the command */
+/* app.c: the workbench as a whole.  The front end (cli/cmd_tui.c) fills
+ * the options, environment included (NO_COLOR -> no_color,
+ * BETLAB_TUI_TRACE -> trace), and gives the model-name resolver. */
 typedef struct bl_tui_opts {
     const char *model, *data, *session, *demo;
     int no_color, ascii, no_mouse, no_init, limit;
     uint64_t seed;
+    bl_tui_load_model_fn load_model; /* model name -> model; required          */
+    const char *trace;               /* append latencies (ms) here; NULL: off  */
+    const bl_settings *settings;     /* the front end's (data folder, OpenCL) */
 } bl_tui_opts;
-int bl_tui_main(const bl_tui_opts *o);
+/* Runs the workbench until the user quits or a signal ends it: 0, or -1
+ * with err set when it could not start (no terminal, model, data ...). */
+int bl_tui_main(const bl_tui_opts *o, bl_error *err);
 
 /* Lower the calling (background job) thread's CPU priority. */
 void tui_job_lower_priority(void);

@@ -11,7 +11,7 @@
 #include "base/clock.h"
 #include "bnn/engine.h"
 #include "data/dataset.h"
-#include "study/campaign.h"
+#include "study/evaluate.h"
 
 
 int main(int argc, char **argv)
@@ -42,22 +42,22 @@ int main(int argc, char **argv)
     double bers[10];
     for (int i = 0; i < 10; i++)
         bers[i] = i == 0 ? 0.0 : 1e-4 * (double)(1 << (i - 1)); /* 0, 1e-4 .. 2.56e-2 */
-    bl_campaign_cfg c = { .model = m, .inputs = in, .reg = reg, .fault = "bitflip",
+    bl_evaluate_cfg c = { .model = m, .inputs = in, .reg = reg, .fault = "bitflip",
                           .bers = bers, .nbers = 10, .seed = 1, .reps = 10,
                           .threads = threads };
     double t0 = bl_now();
-    bl_campaign_result *r = NULL;
-    if (bl_campaign_run(&c, NULL, &r, &err))
+    bl_evaluate_result *r = NULL;
+    if (bl_evaluate(&c, NULL, &r, &err))
         goto fail;
     double total = bl_now() - t0;
     printf("bench_sweep: %s, %zu images, 10 BERs x 10 reps, %d threads\n", what, r->images,
            r->threads);
-    bl_campaign_print_table(r, stdout);
+    bl_evaluate_print_table(r, stdout);
     printf("total %.3f s (target <= 15 s): fault maps %.3f s (%.2f ms/map), evaluation "
            "%.3f s (%.1f ms/map), other (engine, cache, clean eval) %.3f s\n",
            total, r->fault_seconds, 1e3 * r->fault_seconds / 100, r->eval_seconds,
            1e3 * r->eval_seconds / 100, total - r->fault_seconds - r->eval_seconds);
-    bl_campaign_result_free(r);
+    bl_evaluate_result_free(r);
     bl_fault_registry_free(reg);
     bl_inputs_free(in);
     bl_dataset_free(ds);

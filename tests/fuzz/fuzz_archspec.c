@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "bnn/model.h"
-#include "study/campaign.h"
+#include "study/evaluate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "base/rng.h"
-#include "jobs/campaign_job.h"
+#include "jobs/eval_job.h"
 #include "study/stats.h"
 
 typedef struct fixture {
@@ -60,23 +60,23 @@ static void unmake(fixture *f)
 
 static const double bers[] = { 0.0, 0.001, 0.005, 0.02, 0.05, 0.1 };
 
-static bl_campaign_cfg cfg_of(const fixture *f, int threads)
+static bl_evaluate_cfg cfg_of(const fixture *f, int threads)
 {
-    bl_campaign_cfg c = { .model = f->m, .inputs = f->in, .reg = f->reg, .fault = "bitflip",
+    bl_evaluate_cfg c = { .model = f->m, .inputs = f->in, .reg = f->reg, .fault = "bitflip",
                           .bers = bers, .nbers = 6, .seed = 42, .reps = 5, .threads = threads };
     return c;
 }
 
-static bl_campaign_result *run(const bl_campaign_cfg *c)
+static bl_evaluate_result *run(const bl_evaluate_cfg *c)
 {
-    bl_campaign_result *r = NULL;
+    bl_evaluate_result *r = NULL;
     bl_error err = { 0 };
-    if (bl_campaign_run(c, NULL, &r, &err))
+    if (bl_evaluate(c, NULL, &r, &err))
         fail_msg("campaign: %s", err.msg);
     return r;
 }
 
-static void same(const bl_campaign_result *a, const bl_campaign_result *b)
+static void same(const bl_evaluate_result *a, const bl_evaluate_result *b)
 {
     assert_int_equal(a->nrows, b->nrows);
     for (size_t i = 0; i < a->nrows; i++) {
@@ -93,8 +93,8 @@ static void test_deterministic(void **s)
 {
     (void)s;
     fixture f = make("64-96-80-10", 300);
-    bl_campaign_cfg c1 = cfg_of(&f, 1), c2 = cfg_of(&f, 2), c3 = cfg_of(&f, 3);
-    bl_campaign_result *a = run(&c1), *b = run(&c2), *c = run(&c3), *d = run(&c2);
+    bl_evaluate_cfg c1 = cfg_of(&f, 1), c2 = cfg_of(&f, 2), c3 = cfg_of(&f, 3);
+    bl_evaluate_result *a = run(&c1), *b = run(&c2), *c = run(&c3), *d = run(&c2);
     same(a, b);
     same(a, c);
     same(b, d);
@@ -115,13 +115,13 @@ static void test_deterministic(void **s)
     }
     /* another seed gives other maps */
     c1.seed = 43;
-    bl_campaign_result *e = run(&c1);
+    bl_evaluate_result *e = run(&c1);
     assert_true(memcmp(e->rows[5].acc, a->rows[5].acc, 5 * sizeof(double)) != 0);
-    bl_campaign_result_free(a);
-    bl_campaign_result_free(b);
-    bl_campaign_result_free(c);
-    bl_campaign_result_free(d);
-    bl_campaign_result_free(e);
+    bl_evaluate_result_free(a);
+    bl_evaluate_result_free(b);
+    bl_evaluate_result_free(c);
+    bl_evaluate_result_free(d);
+    bl_evaluate_result_free(e);
     unmake(&f);
 }
 
@@ -132,12 +132,12 @@ static void test_coupled_monotone_per_seed(void **s)
      * a higher one (same seed), so the changed-bit counts grow strictly here
      * (accuracy itself need not be monotone on a random model) */
     fixture f = make("64-96-80-10", 100);
-    bl_campaign_cfg c = cfg_of(&f, 2);
+    bl_evaluate_cfg c = cfg_of(&f, 2);
     c.reps = 3;
-    bl_campaign_result *r = run(&c);
+    bl_evaluate_result *r = run(&c);
     for (size_t i = 1; i < r->nrows; i++)
         assert_true(r->rows[i].changed_bits > r->rows[i - 1].changed_bits);
-    bl_campaign_result_free(r);
+    bl_evaluate_result_free(r);
     unmake(&f);
 }
 
@@ -145,16 +145,16 @@ static void test_wilson_single_map(void **s)
 {
     (void)s;
     fixture f = make("64-96-80-10", 200);
-    bl_campaign_cfg c = cfg_of(&f, 2);
+    bl_evaluate_cfg c = cfg_of(&f, 2);
     c.reps = 1;
-    bl_campaign_result *r = run(&c);
+    bl_evaluate_result *r = run(&c);
     for (size_t i = 0; i < r->nrows; i++) {
         bl_ci ci;
         bl_ci_wilson(r->rows[i].correct[0], 200, 0.95, &ci);
         assert_true(ci.low == r->rows[i].ci_low && ci.high == r->rows[i].ci_high);
         assert_int_equal(r->rows[i].reps, 1);
     }
-    bl_campaign_result_free(r);
+    bl_evaluate_result_free(r);
     unmake(&f);
 }
 
@@ -162,13 +162,14 @@ static void test_stopping_rule(void **s)
 {
     (void)s;
     fixture f = make("64-96-80-10", 200);
-    bl_campaign_cfg c = cfg_of(&f, 2);
+    bl_evaluate_cfg c = cfg_of(&f, 2);
+    c.reps = 0; /* a stopping rule instead of fixed repetitions */
     c.ci_width = 0.01;
     c.max_reps = 40;
-    bl_campaign_result *r = run(&c);
+    bl_evaluate_result *r = run(&c);
     int stopped_early = 0, hit_max = 0;
     for (size_t i = 0; i < r->nrows; i++) {
-        const bl_campaign_row *w = &r->rows[i];
+        const bl_evaluate_row *w = &r->rows[i];
         assert_true(w->reps >= 3 && w->reps <= 40);
         if (w->reps < 40) {
             assert_true(w->half <= 0.01);
@@ -185,7 +186,7 @@ static void test_stopping_rule(void **s)
     }
     assert_true(stopped_early >= 1);
     assert_int_equal(r->rows[0].reps, 3); /* BER 0: zero spread */
-    bl_campaign_result_free(r);
+    bl_evaluate_result_free(r);
     unmake(&f);
 }
 
@@ -193,26 +194,26 @@ static void test_job(void **s)
 {
     (void)s;
     fixture f = make("64-96-80-10", 200);
-    bl_campaign_cfg c = cfg_of(&f, 2);
+    bl_evaluate_cfg c = cfg_of(&f, 2);
     bl_error err = { 0 };
     bl_job *j;
-    assert_int_equal(bl_campaign_job_start(&c, &j, &err), 0);
+    assert_int_equal(bl_eval_job_start(&c, NULL, &j, &err), 0);
     assert_int_equal(bl_job_wait(j, &err), 0);
     assert_int_equal(bl_job_state_now(j), BL_JOB_DONE);
-    bl_campaign_result *r = bl_job_take_result(j);
+    bl_evaluate_result *r = bl_job_take_result(j);
     bl_job_free(j);
-    bl_campaign_result *sync = NULL;
-    assert_int_equal(bl_campaign_run_sync(&c, NULL, NULL, &sync, &err), 0);
+    bl_evaluate_result *sync = NULL;
+    assert_int_equal(bl_eval_job_run_sync(&c, NULL, NULL, &sync, &err), 0);
     same(r, sync);
-    bl_campaign_result *direct = run(&c);
+    bl_evaluate_result *direct = run(&c);
     same(r, direct);
-    bl_campaign_result_free(r);
-    bl_campaign_result_free(sync);
-    bl_campaign_result_free(direct);
+    bl_evaluate_result_free(r);
+    bl_evaluate_result_free(sync);
+    bl_evaluate_result_free(direct);
 
     /* cancellation between fault maps */
     c.reps = 100000;
-    assert_int_equal(bl_campaign_job_start(&c, &j, &err), 0);
+    assert_int_equal(bl_eval_job_start(&c, NULL, &j, &err), 0);
     char msg[128] = "";
     struct timespec ts = { 0, 2000000 };
     while (bl_job_progress(j, msg, sizeof msg) == 0.0 && !strstr(msg, "repetition 3"))
@@ -227,7 +228,7 @@ static void test_job(void **s)
     /* bad configuration: refused before starting */
     c.reps = 5;
     c.fault = "nosuchkind";
-    assert_int_equal(bl_campaign_job_start(&c, &j, &err), 0);
+    assert_int_equal(bl_eval_job_start(&c, NULL, &j, &err), 0);
     assert_int_not_equal(bl_job_wait(j, &err), 0);
     assert_non_null(strstr(err.msg, "nosuchkind"));
     bl_job_free(j);
@@ -238,10 +239,10 @@ static void test_outputs(void **s)
 {
     (void)s;
     fixture f = make("64-96-80-10", 100);
-    bl_campaign_cfg c = cfg_of(&f, 2);
+    bl_evaluate_cfg c = cfg_of(&f, 2);
     c.reps = 2;
-    bl_campaign_result *r = run(&c);
-    char *csv = bl_campaign_to_csv(r);
+    bl_evaluate_result *r = run(&c);
+    char *csv = bl_evaluate_to_csv(r);
     assert_non_null(csv);
     assert_memory_equal(csv, "ber,accuracy,ci_low,ci_high,reps,accuracies\r\n", 45);
     int lines = 0;
@@ -250,7 +251,7 @@ static void test_outputs(void **s)
     assert_int_equal(lines, 7);
     assert_non_null(strstr(csv, "\r\n0,1,1,1,2,\"1;1\"\r\n"));
     free(csv);
-    json_t *j = bl_campaign_to_json(r, 1);
+    json_t *j = bl_evaluate_to_json(r, 1);
     json_t *rows = json_object_get(j, "rows");
     assert_int_equal(json_array_size(rows), 6);
     const char *keys[] = { "ber", "accuracy", "ci_low", "ci_high", "reps", "accuracies" };
@@ -258,7 +259,7 @@ static void test_outputs(void **s)
         assert_non_null(json_object_get(json_array_get(rows, 3), keys[k]));
     assert_non_null(json_object_get(j, "seconds"));
     json_decref(j);
-    bl_campaign_result_free(r);
+    bl_evaluate_result_free(r);
     unmake(&f);
 }
 
