@@ -153,9 +153,11 @@ models: betlab
 	BETLAB=./betlab sh models/make_models.sh
 
 # --- benchmarks ---------------------------------------------------------------
-$(BUILD)/bench/bench_%: tests/bench/bench_%.c $(LIB)
+# Benchmarks link the front-end library for cli/env.h (the OpenBLAS fix and
+# the settings betlab reads from the environment).
+$(BUILD)/bench/bench_%: tests/bench/bench_%.c $(FRONT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $< $(FRONT_LIB) $(LIB) $(FRONT_LIBS) $(LDLIBS)
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done

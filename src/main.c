@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/env.h"
 
 #include "base/version.h"
 
@@ -75,6 +76,7 @@ static void help(FILE *f)
 
 int main(int argc, char **argv)
 {
+    cli_process_start(argc, argv); /* may re-execute: see cli/env.h */
     if (argc < 2) {
         if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
             return cmd_tui(argc, argv);

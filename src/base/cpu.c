@@ -1,7 +1,13 @@
 #include "base/cpu.h"
 
-#include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
+
+/* The cap set by the front end (bl_simd_set_limit); BL_SIMD_COUNT: none.
+ * One process-wide value on purpose: the level is consulted deep in hot
+ * paths (fault masks, training) that take no options, and every level gives
+ * bit-identical results, so the cap only trades speed for a code path. */
+static _Atomic int simd_limit = BL_SIMD_COUNT;
 
 bl_simd bl_simd_supported(void)
 {
@@ -21,13 +27,15 @@ bl_simd bl_simd_supported(void)
 bl_simd bl_simd_default(void)
 {
     bl_simd s = bl_simd_supported();
-    const char *env = getenv("BETLAB_SIMD");
-    if (env && *env) {
-        int want = bl_simd_parse(env);
-        if (want >= 0 && (bl_simd)want < s)
-            s = (bl_simd)want;
-    }
-    return s;
+    int cap = atomic_load_explicit(&simd_limit, memory_order_relaxed);
+    return cap < (int)s ? (bl_simd)cap : s;
+}
+
+void bl_simd_set_limit(int level)
+{
+    if (level < 0 || level > BL_SIMD_COUNT)
+        level = BL_SIMD_COUNT;
+    atomic_store_explicit(&simd_limit, level, memory_order_relaxed);
 }
 
 const char *bl_simd_name(bl_simd s)

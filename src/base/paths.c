@@ -35,10 +35,10 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-int bl_resource_dir(const char *name, char *buf, size_t bufsize)
+int bl_resource_dir(const bl_settings *s, const char *name, char *buf, size_t bufsize)
 {
     char cand[PATH_MAX];
-    const char *home = getenv("BETLAB_HOME");
+    const char *home = s ? s->home : NULL;
     if (home && *home) {
         snprintf(cand, sizeof cand, "%s/%s", home, name);
         if (is_dir(cand))

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "cli/cli.h"
+#include "cli/env.h"
 #include "cluster/cluster.h"
 #include "cluster/optimizers.h"
 #include "cluster/subsets.h"
@@ -40,7 +41,7 @@ static int load_points(const char *arg, size_t limit, double **x, size_t *n, siz
         return bl_cluster_blobs(bn, bd, bk, bs, x, NULL, err);
     }
     bl_dataset *ds = NULL;
-    bl_load_opts lo = { .csv_label = BL_CSV_LABEL_NONE };
+    bl_load_opts lo = { .csv_label = BL_CSV_LABEL_NONE, .data_dir = cli_settings()->data_dir };
     int rc = bl_dataset_load(arg, &lo, &ds, err);
     if (!rc)
         rc = bl_cluster_features(ds, limit, x, n, d, err);
@@ -142,7 +143,7 @@ int cmd_cluster(int argc, char **argv)
     if (!rc) {
         bl_cluster_data data = { n, d, x };
         rc = bl_cluster_backend_new(dev, &data, prec, bl_cluster_slots_needed(&o), (int)threads,
-                                    &b, &err);
+                                    cli_settings(), &b, &err);
     }
     if (!rc)
         rc = bl_cluster_run(b, &o, &r, &err);
@@ -193,7 +194,8 @@ int cmd_subset(int argc, char **argv)
     long k = 0, seed = 1, threads = 0, limit = 0;
     int json = 0, raw = 0;
     bl_subset_opts so = { .optimizer = BL_OPT_LAZY_GREEDY, .precision = BL_PREC_FP32,
-                          .device = "cpu", .space = "pixels", .sign = 1 };
+                          .device = "cpu", .space = "pixels", .sign = 1,
+                          .settings = cli_settings() };
     static const struct option longopts[] = {
         { "model", required_argument, NULL, 'm' }, { "data", required_argument, NULL, 'd' },
         { "k", required_argument, NULL, 'k' },     { "space", required_argument, NULL, 's' },
@@ -256,7 +258,8 @@ int cmd_subset(int argc, char **argv)
     bl_subset_result r = { 0 };
     int rc = cli_load_model(model_arg, &m, &err);
     if (!rc)
-        rc = bl_dataset_load(data_arg, NULL, &ds, &err);
+        rc = bl_dataset_load(data_arg, &(bl_load_opts){ .data_dir = cli_settings()->data_dir },
+                             &ds, &err);
     if (!rc)
         rc = bl_subset_choose(m, ds, &so, &r, &err);
     if (rc) {

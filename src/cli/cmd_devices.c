@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/env.h"
 #include "ocl/ocl.h"
 
 static const char *type_name(cl_device_type t)
@@ -33,7 +34,7 @@ int cmd_devices(int argc, char **argv)
         return BL_EXIT_RUNTIME;
     }
     char cache[1024];
-    int have_cache = bl_ocl_cache_dir(cache, sizeof cache) == 0;
+    int have_cache = bl_ocl_cache_dir(cli_settings(), cache, sizeof cache) == 0;
     if (json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; ++i) {

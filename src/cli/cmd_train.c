@@ -13,11 +13,11 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "base/openblas_core.h"
 #include "base/cpu.h"
 #include "bnn/engine.h"
 #include "bnn/train.h"
 #include "cli/cli.h"
+#include "cli/env.h"
 #include "data/dataset.h"
 
 #define TRAIN_USAGE                                                                             \
@@ -88,7 +88,8 @@ static int parse_double(const char *s, double lo, double hi, double *out)
 static int load_data(const char *name, size_t limit, bl_dataset **out, bl_error *err)
 {
     bl_dataset *ds;
-    int rc = bl_dataset_load(name, NULL, &ds, err);
+    bl_load_opts lo = { .data_dir = cli_settings()->data_dir };
+    int rc = bl_dataset_load(name, &lo, &ds, err);
     if (rc)
         return rc;
     if (limit && limit < bl_dataset_count(ds)) {
@@ -116,7 +117,6 @@ static const char *base_name(const char *path, char *buf, size_t n)
 
 int cmd_train(int argc, char **argv)
 {
-    bl_openblas_fix_coretype("betlab", argc, argv);
     bl_train_opts o;
     bl_train_opts_default(&o);
     const char *arch = NULL, *data = NULL, *test_data = NULL, *out = NULL, *resume = NULL;

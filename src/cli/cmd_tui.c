@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "cli/cli.h"
+#include "cli/env.h"
 #include "lua/executor.h"
 #include "tui/tui.h"
 
@@ -81,7 +82,8 @@ static int setup(bl_tui *t, const bl_tui_opts *o, bl_error *err)
         }
     }
     const char *data = o->data ? o->data : "fashion-mnist:test";
-    if ((rc = bl_dataset_load(data, NULL, &t->data, err)))
+    bl_load_opts lo = { .data_dir = cli_settings()->data_dir };
+    if ((rc = bl_dataset_load(data, &lo, &t->data, err)))
         return rc;
     snprintf(t->s.data_name, sizeof t->s.data_name, "%s", data);
     t->limit = o->limit;

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "base/paths.h"
+#include "bnn/model_names.h"
+#include "cli/env.h"
 
 void cli_error(const char *fmt, ...)
 {
@@ -42,7 +43,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_load_inputs(const char *model_arg, const char *data_arg, size_t limit, int need_labels,
                     bl_model **m, bl_dataset **ds, bl_inputs **in, bl_error *err)
 {
-    if (cli_load_model(model_arg, m, err) || bl_dataset_load(data_arg, NULL, ds, err))
+    bl_load_opts lo = { .data_dir = cli_settings()->data_dir };
+    if (cli_load_model(model_arg, m, err) || bl_dataset_load(data_arg, &lo, ds, err))
         return err->code;
     if (need_labels && !bl_dataset_has_labels(*ds))
         return bl_error_set(err, BL_EINVAL, "%s: dataset has no labels, cannot measure accuracy",
@@ -63,47 +65,9 @@ int cli_parse_long(const char *s, long min, long max, long *out)
     return 0;
 }
 
-static int file_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 int cli_load_model(const char *arg, bl_model **out, bl_error *err)
 {
-    *out = NULL;
-    if (strncmp(arg, "random:", 7) == 0) {
-        char spec[256];
-        snprintf(spec, sizeof spec, "%s", arg + 7);
-        uint64_t seed = 1;
-        char *at = strchr(spec, '@');
-        if (at) {
-            *at = 0;
-            char *end;
-            errno = 0;
-            seed = strtoull(at + 1, &end, 10);
-            if (errno || *end || at[1] == 0)
-                return bl_error_set(err, BL_EINVAL, "%s: bad seed after '@'", arg);
-        }
-        int rc = bl_model_from_spec(spec, NULL, out, err);
-        if (rc)
-            return rc;
-        bl_model_randomize(*out, seed);
-        bl_model_meta_set(*out, "name", arg);
-        return 0;
-    }
-    if (file_exists(arg) || strchr(arg, '/'))
-        return bl_model_load(arg, out, err);
-    /* a bare name: look in the shipped models folder */
-    char dir[PATH_MAX], path[PATH_MAX + 64];
-    if (bl_resource_dir("models", dir, sizeof dir) == 0) {
-        snprintf(path, sizeof path, "%s/%s.bnn", dir, arg);
-        if (file_exists(path))
-            return bl_model_load(path, out, err);
-    }
-    return bl_error_set(err, BL_ENOTFOUND,
-                        "%s: no such model file (and no %s.bnn among the shipped models)", arg,
-                        arg);
+    return bl_model_resolve(arg, cli_settings(), out, NULL, 0, err);
 }
 
 void cli_print_json(json_t *v)
@@ -123,7 +87,7 @@ int cli_fault_registry(char **plugins, int nplugins, bl_fault_registry **out, bl
     bl_fault_registry *reg = NULL;
     int rc = bl_fault_registry_new(&reg, err);
     for (int i = 0; i < nplugins && !rc; i++)
-        rc = bl_fault_registry_load_plugin(reg, plugins[i], err);
+        rc = bl_fault_registry_load_named(reg, plugins[i], cli_settings(), err);
     if (rc) {
         bl_fault_registry_free(reg);
         return rc;

@@ -347,9 +347,10 @@ static int get_kernel(ocl_backend *b, cl_kernel *k, const char *name, bl_error *
     return 0;
 }
 
-static int parse_tile_env(tile_cfg *t)
+/* The tiling the settings ask to try first ("TP,TC,TK,RP,RC"). */
+static int parse_tile_setting(const bl_settings *st, tile_cfg *t)
 {
-    const char *s = getenv("BETLAB_OCL_TILE");
+    const char *s = st ? st->ocl_tile : NULL;
     if (!s || !*s) return 0;
     tile_cfg c;
     if (sscanf(s, "%d,%d,%d,%d,%d", &c.tp, &c.tc, &c.tk, &c.rp, &c.rc) != 5) return 0;
@@ -383,7 +384,7 @@ static int build(ocl_backend *b, bl_precision prec, const tile_cfg *t, int no_un
 }
 
 int bl_cluster_opencl_new(const char *device, const bl_cluster_data *data, bl_precision prec, int nslots,
-                          bl_cluster_backend **out, bl_error *err)
+                          const bl_settings *settings, bl_cluster_backend **out, bl_error *err)
 {
     *out = NULL;
     if (!data || !data->x || data->n == 0 || data->d == 0)
@@ -405,7 +406,7 @@ int bl_cluster_opencl_new(const char *device, const bl_cluster_data *data, bl_pr
     b->base.d = data->d;
     b->base.nslots = nslots;
     b->base.precision = prec;
-    int rc = bl_ocl_open(device ? device : "opencl", &b->o, err);
+    int rc = bl_ocl_open(device ? device : "opencl", settings, &b->o, err);
     if (rc) { free(b); return rc; }
     const bl_ocl_device_info *di = &b->o->info;
     snprintf(b->base.device, sizeof b->base.device, "%s (opencl:%d:%d)", di->name, di->platform, di->index);
@@ -418,8 +419,7 @@ int bl_cluster_opencl_new(const char *device, const bl_cluster_data *data, bl_pr
     b->real_size = prec == BL_PREC_FP64 ? 8 : 4;
     b->acc_size = b->acc_double ? 8 : 4;
     b->store_size = prec == BL_PREC_FP64 ? 8 : prec == BL_PREC_FP32 ? 4 : 2;
-    const char *dm = getenv("BETLAB_OCL_DIST");
-    b->dist_dot = dm && strcmp(dm, "dot") == 0;
+    b->dist_dot = settings && settings->ocl_dist_dot;
     b->rwg = 1;
     while (b->rwg * 2 <= di->max_wg && b->rwg < 256) b->rwg *= 2;
 
@@ -431,7 +431,7 @@ int bl_cluster_opencl_new(const char *device, const bl_cluster_data *data, bl_pr
     size_t ncfg = sizeof cfgs / sizeof *cfgs, first = 0;
     if (prec == BL_PREC_FP64 || di->type == CL_DEVICE_TYPE_CPU) first = 1;
     tile_cfg env;
-    int have_env = parse_tile_env(&env);
+    int have_env = parse_tile_setting(settings, &env);
     int built = 0;
     for (size_t ci = have_env ? 0 : first; ci < ncfg + (size_t)have_env && !built; ++ci) {
         tile_cfg t = have_env ? (ci == 0 ? env : cfgs[ci - 1]) : cfgs[ci];
@@ -482,8 +482,7 @@ int bl_cluster_opencl_new(const char *device, const bl_cluster_data *data, bl_pr
         mb /= 2;
     mb = mb / (size_t)b->t.tc * (size_t)b->t.tc;
     if (mb == 0) mb = (size_t)b->t.tc;
-    const char *envb = getenv("BETLAB_OCL_BATCH");
-    if (envb && atoi(envb) > 0) mb = (size_t)atoi(envb);
+    if (settings && settings->ocl_batch > 0) mb = settings->ocl_batch;
     b->mb = mb;
     b->ldc = round_up(mb, (size_t)b->t.tc);
     b->value_groups = 64;

@@ -10,10 +10,14 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/settings.h"
 #include "cluster/cluster.h"
 
+/* settings (may be NULL): kernels folder, binary cache and the tuning
+ * overrides ocl_tile, ocl_dist_dot, ocl_batch. */
 int bl_cluster_opencl_new(const char *device, const bl_cluster_data *data, bl_precision prec,
-                          int nslots, bl_cluster_backend **out, bl_error *err);
+                          int nslots, const bl_settings *settings, bl_cluster_backend **out,
+                          bl_error *err);
 
 /* Extra (OpenCL only): S_slot := S_slot u {elems[0..count)} in one pass over
  * V (min over the added rows, tiled like the gains), for f of a large set. */

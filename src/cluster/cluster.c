@@ -95,7 +95,8 @@ int bl_optimizer_parse(const char *s)
 }
 
 int bl_cluster_backend_new(const char *device, const bl_cluster_data *data, bl_precision prec,
-                           int nslots, int threads, bl_cluster_backend **out, bl_error *err)
+                           int nslots, int threads, const bl_settings *settings,
+                           bl_cluster_backend **out, bl_error *err)
 {
     *out = NULL;
     if (!device || !*device)
@@ -138,8 +139,9 @@ int bl_cluster_backend_new(const char *device, const bl_cluster_data *data, bl_p
     }
     if (!strncasecmp(device, "opencl", 6) && (device[6] == 0 || device[6] == ':')) {
 #ifdef BL_CLUSTER_HAVE_OPENCL
-        return bl_cluster_opencl_new(device, data, prec, nslots, out, err);
+        return bl_cluster_opencl_new(device, data, prec, nslots, settings, out, err);
 #else
+        (void)settings;
         return bl_error_set(err, BL_EUNSUPPORTED, "cluster: this build has no OpenCL backend");
 #endif
     }

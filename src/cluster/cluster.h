@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/settings.h"
 
 typedef enum bl_precision {
     BL_PREC_FP64 = 0,
@@ -71,9 +72,11 @@ typedef struct bl_cluster_data {
 /* Device strings: "cpu" (SIMD + thread pool), "reference" (plain double
  * loops), "opencl" (first device), "opencl:P:D" (platform P, device D),
  * "opencl:NAME" (first device whose name or vendor contains NAME,
- * case-insensitive).  threads applies to "cpu" (<= 0: all CPUs). */
+ * case-insensitive).  threads applies to "cpu" (<= 0: all CPUs).  settings
+ * (may be NULL) apply to "opencl": resource home, binary cache, tuning. */
 int bl_cluster_backend_new(const char *device, const bl_cluster_data *data, bl_precision prec,
-                           int nslots, int threads, bl_cluster_backend **out, bl_error *err);
+                           int nslots, int threads, const bl_settings *settings,
+                           bl_cluster_backend **out, bl_error *err);
 void bl_cluster_backend_free(bl_cluster_backend *b);
 
 /* Optimizers (optimizers.c).  Every optimizer works with any backend, is

@@ -190,7 +190,8 @@ int bl_subset_choose(const bl_model *m, const bl_dataset *ds, const bl_subset_op
     bl_cluster_data data = { n, d, x };
     bl_cluster_opts co = { .k = o->k, .optimizer = o->optimizer, .seed = o->seed };
     if ((rc = bl_cluster_backend_new(o->device ? o->device : "cpu", &data, o->precision,
-                                     bl_cluster_slots_needed(&co), o->threads, &b, err)))
+                                     bl_cluster_slots_needed(&co), o->threads, o->settings, &b,
+                                     err)))
         goto out;
     if ((rc = bl_cluster_run(b, &co, &cr, err)))
         goto out;

@@ -43,6 +43,7 @@ typedef struct bl_subset_opts {
     int threads;
     uint64_t seed;
     size_t limit;             /* test rows used (0 = all) */
+    const bl_settings *settings; /* for OpenCL devices (NULL: defaults) */
 } bl_subset_opts;
 
 typedef struct bl_subset_result {

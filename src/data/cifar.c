@@ -139,7 +139,8 @@ int bl_cifar_load(const char *path, const char *name, size_t max_bytes, bl_datas
     return load_files(paths, 1, name ? name : path, max_bytes, out, err);
 }
 
-int bl_cifar_load_named(const char *name, size_t max_bytes, bl_dataset **out, bl_error *err)
+int bl_cifar_load_named(const char *name, const char *data_dir, size_t max_bytes, bl_dataset **out,
+                        bl_error *err)
 {
     *out = NULL;
     const char *split = strchr(name, ':') + 1;
@@ -154,10 +155,10 @@ int bl_cifar_load_named(const char *name, size_t max_bytes, bl_dataset **out, bl
                             split);
     char dirs[3][2048], probe[4200];
     int nd = 0;
-    const char *env = getenv("BETLAB_DATA");
-    if (env && *env) {
-        snprintf(dirs[nd++], sizeof dirs[0], "%s/cifar-10-batches-bin", env);
-        snprintf(dirs[nd++], sizeof dirs[0], "%s", env);
+    const char *dd = data_dir;
+    if (dd && *dd) {
+        snprintf(dirs[nd++], sizeof dirs[0], "%s/cifar-10-batches-bin", dd);
+        snprintf(dirs[nd++], sizeof dirs[0], "%s", dd);
     }
     snprintf(dirs[nd++], sizeof dirs[0], "/usr/share/datasets/cifar-10-batches-bin");
     char canon[32];

@@ -39,8 +39,9 @@ int bl_cifar_from_memory(const uint8_t *buf, size_t size, const char *what, bl_d
                          bl_error *err);
 int bl_cifar_load(const char *path, const char *name, size_t max_bytes, bl_dataset **out,
                   bl_error *err);
-/* "cifar10:train" / "cifar10:test". */
-int bl_cifar_load_named(const char *name, size_t max_bytes, bl_dataset **out, bl_error *err);
+/* "cifar10:train" / "cifar10:test", from data_dir (may be NULL) first. */
+int bl_cifar_load_named(const char *name, const char *data_dir, size_t max_bytes, bl_dataset **out,
+                        bl_error *err);
 
 int bl_csv_load(const char *path, int label_mode, size_t max_bytes, bl_dataset **out,
                 bl_error *err);
@@ -62,7 +63,9 @@ int bl_dataset_from_arrays(const char *name, const char *xwhat, bl_array *x, con
                            bl_array *y, bl_dataset **out, bl_error *err);
 int bl_npz_dataset(const char *path, const bl_load_opts *opts, bl_dataset **out, bl_error *err);
 
-/* fashion-mnist:train|test, mnist:train|test. */
-int bl_named_idx_load(const char *name, size_t max_bytes, bl_dataset **out, bl_error *err);
+/* fashion-mnist:train|test, mnist:train|test, from data_dir (may be NULL)
+ * first. */
+int bl_named_idx_load(const char *name, const char *data_dir, size_t max_bytes, bl_dataset **out,
+                      bl_error *err);
 
 #endif

@@ -360,9 +360,9 @@ int bl_dataset_load(const char *name, const bl_load_opts *opts, bl_dataset **out
         return bl_error_set(err, BL_EINVAL, "empty dataset name");
     size_t max = bl_data_max_bytes(opts);
     if (has_prefix(name, "fashion-mnist:") || has_prefix(name, "mnist:"))
-        return bl_named_idx_load(name, max, out, err);
+        return bl_named_idx_load(name, opts ? opts->data_dir : NULL, max, out, err);
     if (has_prefix(name, "cifar10:") || has_prefix(name, "cifar-10:"))
-        return bl_cifar_load_named(name, max, out, err);
+        return bl_cifar_load_named(name, opts ? opts->data_dir : NULL, max, out, err);
 
     struct stat st;
     if (stat(name, &st) != 0) {

@@ -36,11 +36,14 @@ typedef struct bl_load_opts {
     const char *npz_x;        /* npz: array name of features (default "x")  */
     const char *npz_y;        /* npz: array name of labels (default "y")    */
     size_t max_bytes;         /* refuse inputs above this (0 = 4 GiB)       */
+    const char *data_dir;     /* named datasets: searched before the system
+                                 location (the front end's BETLAB_DATA)    */
 } bl_load_opts;
 
 /* Load by name or path:
- *   fashion-mnist:train | fashion-mnist:test   (from $BETLAB_DATA, then
+ *   fashion-mnist:train | fashion-mnist:test   (from opts->data_dir, then
  *       /usr/share/datasets/fashion-mnist; also mnist:train|test)
+ *   cifar10:train | cifar10:test              (data_dir, then /usr/share/datasets)
  *   *.idx, *-ubyte, *.gz   IDX images (labels file found next to it by
  *                          replacing "images-idx3" with "labels-idx1")
  *   *.bin                  CIFAR-10 binary batch(es): data_batch_N.bin

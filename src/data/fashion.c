@@ -1,6 +1,7 @@
 /* fashion.c - named IDX datasets: fashion-mnist:train|test, mnist:train|test.
  *
- * Searched, in order, in $BETLAB_DATA/<set>/, $BETLAB_DATA/ and
+ * Searched, in order, in DATA/<set>/, DATA/ (DATA: the data_dir the front end
+ * passes in bl_load_opts, from $BETLAB_DATA) and
  * /usr/share/datasets/<set>/ (Debian's dataset-fashion-mnist installs the
  * FashionMNIST files there).  File names tried: <split>-images-idx3-ubyte.gz,
  * <split>-images-idx3-ubyte and <split>-images.idx3-ubyte, where split is
@@ -12,7 +13,8 @@
 
 #include "data/data_internal.h"
 
-int bl_named_idx_load(const char *name, size_t max_bytes, bl_dataset **out, bl_error *err)
+int bl_named_idx_load(const char *name, const char *data_dir, size_t max_bytes, bl_dataset **out,
+                      bl_error *err)
 {
     *out = NULL;
     const char *set, *colon = strchr(name, ':');
@@ -33,10 +35,10 @@ int bl_named_idx_load(const char *name, size_t max_bytes, bl_dataset **out, bl_e
 
     char dirs[3][2048];
     int nd = 0;
-    const char *env = getenv("BETLAB_DATA");
-    if (env && *env) {
-        snprintf(dirs[nd++], sizeof dirs[0], "%s/%s", env, set);
-        snprintf(dirs[nd++], sizeof dirs[0], "%s", env);
+    const char *dd = data_dir;
+    if (dd && *dd) {
+        snprintf(dirs[nd++], sizeof dirs[0], "%s/%s", dd, set);
+        snprintf(dirs[nd++], sizeof dirs[0], "%s", dd);
     }
     snprintf(dirs[nd++], sizeof dirs[0], "/usr/share/datasets/%s", set);
 

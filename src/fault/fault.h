@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/settings.h"
 #include "bnn/model.h"
 
 typedef enum bl_fault_target {
@@ -75,6 +76,20 @@ void bl_fault_registry_free(bl_fault_registry *reg);
 /* Load a plugin (.so, see plugins/betlab_plugin.h).  Errors name the file;
  * the registry is unchanged on failure. */
 int bl_fault_registry_load_plugin(bl_fault_registry *reg, const char *path, bl_error *err);
+
+/* Plugins by name (plugin.c).  The search path, colon-separated: the
+ * settings' plugin_path (BETLAB_PLUGIN_PATH) first, then ./plugins, then the
+ * shipped plugins folder (bl_resource_dir "plugins": the settings' home,
+ * next to the executable, PREFIX/lib/betlab/plugins).  s may be NULL. */
+int bl_plugin_search_path(const bl_settings *s, char *buf, size_t size);
+/* `name` containing '/' or ending in ".so" is a file and copied as is; a
+ * bare name is the first DIR/NAME.so along search_path.  Not found:
+ * BL_ENOTFOUND, and the message lists the folders searched. */
+int bl_plugin_resolve(const char *name, const char *search_path, char *out, size_t size,
+                      bl_error *err);
+/* Resolve `name` along bl_plugin_search_path(s) and load it. */
+int bl_fault_registry_load_named(bl_fault_registry *reg, const char *name, const bl_settings *s,
+                                 bl_error *err);
 size_t bl_fault_registry_count(const bl_fault_registry *reg);
 const bl_fault_kind *bl_fault_registry_at(const bl_fault_registry *reg, size_t i);
 const bl_fault_kind *bl_fault_registry_find(const bl_fault_registry *reg, const char *name);

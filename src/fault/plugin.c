@@ -6,15 +6,18 @@
  * its own message.  Every error names the file; a failed load leaves no
  * library mapped and nothing allocated. */
 #include <dlfcn.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../plugins/betlab_plugin.h"
 #include "base/coupled.h"
+#include "base/paths.h"
 #include "fault/fault_internal.h"
 
 struct bl_fault_plugin {
@@ -315,4 +318,68 @@ int bl_fault_plugin_apply(const bl_fault_kind *k, const double *v, const fault_v
                             fv->layer_name, bl_fault_target_name(fv->target),
                             h.has_error ? h.msg : "apply failed");
     return 0;
+}
+
+/* ---- plugins by name -------------------------------------------------------- */
+
+int bl_plugin_search_path(const bl_settings *s, char *buf, size_t size)
+{
+    char shipped[PATH_MAX];
+    int have_shipped = bl_resource_dir(s, "plugins", shipped, sizeof shipped) == 0;
+    const char *user = s && s->plugin_path && *s->plugin_path ? s->plugin_path : NULL;
+    int w = snprintf(buf, size, "%s%s./plugins%s%s", user ? user : "", user ? ":" : "",
+                     have_shipped ? ":" : "", have_shipped ? shipped : "");
+    return w >= 0 && (size_t)w < size ? 0 : BL_ERANGE;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+int bl_plugin_resolve(const char *name, const char *search_path, char *out, size_t size,
+                      bl_error *err)
+{
+    if (!name || !*name)
+        return bl_error_set(err, BL_EINVAL, "empty plugin name");
+    if (strchr(name, '/') || ends_with(name, ".so")) {
+        if ((size_t)snprintf(out, size, "%s", name) >= size)
+            return bl_error_set(err, BL_ERANGE, "%s: plugin path too long", name);
+        return 0;
+    }
+    char looked[2048] = "";
+    size_t nl = 0;
+    for (const char *p = search_path ? search_path : ""; *p;) {
+        size_t len = strcspn(p, ":");
+        if (len > 0 && len < PATH_MAX) {
+            char cand[PATH_MAX + 300];
+            snprintf(cand, sizeof cand, "%.*s/%s.so", (int)len, p, name);
+            if (access(cand, R_OK) == 0) {
+                if ((size_t)snprintf(out, size, "%s", cand) >= size)
+                    return bl_error_set(err, BL_ERANGE, "%s: plugin path too long", cand);
+                return 0;
+            }
+            if (nl < sizeof looked)
+                nl += (size_t)snprintf(looked + nl, sizeof looked - nl, "%s%.*s", nl ? ", " : "",
+                                       (int)len, p);
+        }
+        p += len + (p[len] == ':');
+    }
+    return bl_error_set(err, BL_ENOTFOUND,
+                        "plugin '%s': no %s.so in %s (give a path to the .so, or add its folder "
+                        "to BETLAB_PLUGIN_PATH)",
+                        name, name, nl ? looked : "an empty search path");
+}
+
+int bl_fault_registry_load_named(bl_fault_registry *reg, const char *name, const bl_settings *s,
+                                 bl_error *err)
+{
+    char search[8192], path[PATH_MAX + 300];
+    int rc = bl_plugin_search_path(s, search, sizeof search);
+    if (rc)
+        return bl_error_set(err, rc, "plugin search path too long");
+    if ((rc = bl_plugin_resolve(name, search, path, sizeof path, err)))
+        return rc;
+    return bl_fault_registry_load_plugin(reg, path, err);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/paths.h"
+#include "cli/env.h"
 #include "lua/lbl.h"
 
 struct bl_exec {
@@ -368,7 +369,7 @@ static void fix_paths(lua_State *L)
     lua_getglobal(L, "package");
     const char *fields[] = { "path", "cpath" };
     char dir[PATH_MAX];
-    int have_dir = bl_resource_dir("lua", dir, sizeof dir) == 0;
+    int have_dir = bl_resource_dir(cli_settings(), "lua", dir, sizeof dir) == 0;
     for (int f = 0; f < 2; f++) {
         lua_getfield(L, -1, fields[f]);
         const char *p = lua_tostring(L, -1);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli/env.h"
 #include "cluster/cluster.h"
 #include "cluster/optimizers.h"
 #include "cluster/subsets.h"
@@ -145,7 +146,8 @@ static void new_backend(lua_State *L, cl_points *p, const char *fn, const char *
 {
     bl_error err = { 0 };
     bl_cluster_data data = { p->n, p->d, p->x };
-    if (bl_cluster_backend_new(device, &data, prec, nslots, threads, &p->b, &err)) {
+    if (bl_cluster_backend_new(device, &data, prec, nslots, threads, cli_settings(), &p->b,
+                               &err)) {
         if (strstr(err.msg, "unknown device") || strstr(err.msg, "device"))
             luaL_error(L, "%s: field 'device': %s", fn, err.msg);
         lbl_fail(L, fn, &err);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/env.h"
 #include "lua/lbl.h"
 
 lbl_dataset *lbl_push_dataset(lua_State *L, bl_dataset *ds)
@@ -193,7 +194,7 @@ static int l_load(lua_State *L)
     int o = lbl_opt_table(L, 2);
     static const char *const keys[] = { "labels", "csv_label", "x", "y", NULL };
     lbl_opt_keys(L, o, "bl.data.load", keys);
-    bl_load_opts opts = { 0 };
+    bl_load_opts opts = { .data_dir = cli_settings()->data_dir };
     opts.labels_path = lbl_opt_string(L, o, "bl.data.load", "labels", NULL);
     const char *cl = lbl_opt_string(L, o, "bl.data.load", "csv_label", "last");
     if (strcmp(cl, "last") == 0)

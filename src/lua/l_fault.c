@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/env.h"
 #include "fault/fault.h"
 #include "lua/lbl.h"
 
@@ -321,14 +322,15 @@ static int l_list(lua_State *L)
     return 1;
 }
 
-/* bl.fault.load_plugin(path) -> list of the kind names it added */
+/* bl.fault.load_plugin(name_or_path) -> list of the kind names it added;
+ * a bare name is looked up along the plugin search path (fault.h). */
 static int l_load_plugin(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     bl_fault_registry *reg = lbl_faults(L);
     size_t before = bl_fault_registry_count(reg);
     bl_error err = { 0 };
-    if (bl_fault_registry_load_plugin(reg, path, &err))
+    if (bl_fault_registry_load_named(reg, path, cli_settings(), &err))
         return lbl_fail(L, "bl.fault.load_plugin", &err);
     size_t after = bl_fault_registry_count(reg);
     lua_createtable(L, (int)(after - before), 0);

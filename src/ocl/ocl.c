@@ -254,17 +254,26 @@ int bl_ocl_select(const char *spec, bl_ocl_device_info *out, bl_error *err)
     return 0;
 }
 
-int bl_ocl_open(const char *spec, bl_ocl **out, bl_error *err)
+int bl_ocl_open(const char *spec, const bl_settings *s, bl_ocl **out, bl_error *err)
 {
     *out = NULL;
     bl_ocl *o = calloc(1, sizeof *o);
     if (!o) return bl_error_set(err, BL_ENOMEM, "out of memory");
     int rc = bl_ocl_select(spec, &o->info, err);
     if (rc) { free(o); return rc; }
+    if (s && s->home && *s->home && !(o->home = strdup(s->home))) {
+        free(o);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
+    if (s && s->ocl_cache && *s->ocl_cache && !(o->cache_dir = strdup(s->ocl_cache))) {
+        free(o->home);
+        free(o);
+        return bl_error_set(err, BL_ENOMEM, "out of memory");
+    }
     cl_int ce;
     cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)o->info.platform_id, 0 };
     o->ctx = clCreateContext(props, 1, &o->info.id, NULL, NULL, &ce);
-    if (!o->ctx) { free(o); return bl_ocl_error(err, ce, "clCreateContext"); }
+    if (!o->ctx) { bl_ocl_close(o); return bl_ocl_error(err, ce, "clCreateContext"); }
     cl_queue_properties qp[] = { CL_QUEUE_PROPERTIES, CL_QUEUE_PROFILING_ENABLE, 0 };
     o->queue = clCreateCommandQueueWithProperties(o->ctx, o->info.id, qp, &ce);
     if (!o->queue) {
@@ -275,8 +284,7 @@ int bl_ocl_open(const char *spec, bl_ocl **out, bl_error *err)
 #pragma GCC diagnostic pop
     }
     if (!o->queue) {
-        clReleaseContext(o->ctx);
-        free(o);
+        bl_ocl_close(o);
         return bl_ocl_error(err, ce, "clCreateCommandQueue");
     }
     *out = o;
@@ -288,6 +296,8 @@ void bl_ocl_close(bl_ocl *o)
     if (!o) return;
     if (o->queue) { clFinish(o->queue); clReleaseCommandQueue(o->queue); }
     if (o->ctx) clReleaseContext(o->ctx);
+    free(o->home);
+    free(o->cache_dir);
     free(o);
 }
 
@@ -301,19 +311,11 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 }
 #define FNV0 0xcbf29ce484222325ull
 
-int bl_ocl_cache_dir(char *buf, size_t size)
+int bl_ocl_cache_dir(const bl_settings *s, char *buf, size_t size)
 {
-    const char *o = getenv("BETLAB_OCL_CACHE");
-    if (o && *o) {
-        if (strcmp(o, "off") == 0) return BL_ENOTFOUND;
-        snprintf(buf, size, "%s", o);
-        return 0;
-    }
-    const char *x = getenv("XDG_CACHE_HOME");
-    if (x && *x == '/') { snprintf(buf, size, "%s/betlab/kernels", x); return 0; }
-    const char *h = getenv("HOME");
-    if (h && *h) { snprintf(buf, size, "%s/.cache/betlab/kernels", h); return 0; }
-    return BL_ENOTFOUND;
+    if (!s || !s->ocl_cache || !*s->ocl_cache) return BL_ENOTFOUND;
+    if ((size_t)snprintf(buf, size, "%s", s->ocl_cache) >= size) return BL_ERANGE;
+    return 0;
 }
 
 /* The full key text (stored in the entry and compared on load). */
@@ -332,8 +334,9 @@ static char *cache_key(const bl_ocl *o, const char *src, size_t src_len, const c
 int bl_ocl_cache_path(const bl_ocl *o, const char *src, size_t src_len, const char *options,
                       char *buf, size_t size)
 {
+    bl_settings s = { .ocl_cache = o->cache_dir };
     char dir[3000];
-    if (bl_ocl_cache_dir(dir, sizeof dir)) return BL_ENOTFOUND;
+    if (bl_ocl_cache_dir(&s, dir, sizeof dir)) return BL_ENOTFOUND;
     char *k = cache_key(o, src, src_len, options);
     if (!k) return BL_ENOMEM;
     uint64_t h = fnv1a(FNV0, k, strlen(k));
@@ -437,7 +440,8 @@ int bl_ocl_build(bl_ocl *o, const char *path, const char *options, cl_program *o
         snprintf(full, sizeof full, "%s", path);
     } else {
         char dir[2048];
-        if (bl_resource_dir("kernels", dir, sizeof dir))
+        bl_settings s = { .home = o->home };
+        if (bl_resource_dir(&s, "kernels", dir, sizeof dir))
             return bl_error_set(err, BL_ENOTFOUND, "kernel %s: no kernels/ folder found next to the "
                                 "executable or in the install prefix (set BETLAB_HOME)", path);
         snprintf(full, sizeof full, "%s/%s", dir, path);

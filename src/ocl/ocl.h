@@ -6,9 +6,10 @@
  *   "opencl:P"      platform P, device 0
  *   "opencl:NAME"   first device whose name, vendor or platform name/vendor
  *                   contains NAME (case-insensitive), e.g. "opencl:nvidia"
- * Programs are built from kernels/NAME.cl (bl_resource_dir("kernels")) and
- * the device binaries cached in $XDG_CACHE_HOME/betlab/kernels (default
- * ~/.cache/betlab/kernels; BETLAB_OCL_CACHE overrides, "off" disables).
+ * Programs are built from kernels/NAME.cl (bl_resource_dir("kernels"), with
+ * the settings' home first) and the device binaries cached in the settings'
+ * ocl_cache folder (the front end's choice: $XDG_CACHE_HOME/betlab/kernels,
+ * ~/.cache/betlab/kernels, or BETLAB_OCL_CACHE; none: no cache).
  * The cache key covers device name, driver version, platform version,
  * source text and build options; entries carry the full key and a checksum
  * and are written atomically; a bad entry is rebuilt and overwritten. */
@@ -24,6 +25,7 @@
 #include <CL/cl.h>
 
 #include "base/error.h"
+#include "base/settings.h"
 
 typedef struct bl_ocl_device_info {
     int platform, index;              /* as in "opencl:P:D"                  */
@@ -59,15 +61,20 @@ typedef struct bl_ocl {
     bl_ocl_device_info info;
     cl_context ctx;
     cl_command_queue queue;
+    char *home;       /* copies of the settings given to bl_ocl_open (or NULL) */
+    char *cache_dir;
 } bl_ocl;
 
-int bl_ocl_open(const char *spec, bl_ocl **out, bl_error *err);
+/* Open the device `spec`.  s (may be NULL: no overrides, no binary cache)
+ * gives the resource home and the cache folder; bl_ocl keeps copies. */
+int bl_ocl_open(const char *spec, const bl_settings *s, bl_ocl **out, bl_error *err);
 void bl_ocl_close(bl_ocl *o);
 
 enum { BL_OCL_CACHE_OFF = 0, BL_OCL_CACHE_MISS = 1, BL_OCL_CACHE_HIT = 2, BL_OCL_CACHE_CORRUPT = 3 };
 
-/* Directory of the binary cache (no trailing slash); BL_ENOTFOUND if off. */
-int bl_ocl_cache_dir(char *buf, size_t size);
+/* Directory of the binary cache under settings s (no trailing slash);
+ * BL_ENOTFOUND when s has none (s may be NULL). */
+int bl_ocl_cache_dir(const bl_settings *s, char *buf, size_t size);
 
 /* Build the program in file `path` (absolute, or a name looked up in the
  * kernels resource folder, e.g. "exemplar.cl") with `options`.  On build

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli/env.h"
 #include "cluster/cluster.h"
 #include "cluster/optimizers.h"
 #include "cluster/subsets.h"
@@ -61,7 +62,7 @@ static int run_on(tui_cluster_job *cj, bl_job *job, const char *device, const bl
     o.ctx = &pc;
     bl_cluster_backend *b = NULL;
     int rc = bl_cluster_backend_new(device, data, prec < 0 ? BL_PREC_FP32 : (bl_precision)prec,
-                                    bl_cluster_slots_needed(&o), 0, &b, err);
+                                    bl_cluster_slots_needed(&o), 0, cli_settings(), &b, err);
     if (!rc) {
         snprintf(name, nname, "%s", b->device);
         rc = bl_cluster_run(b, &o, res, err);

@@ -21,7 +21,7 @@ static double time_gains(const char *dev, const double *x, size_t n, size_t d, i
     bl_cluster_data data = { n, d, x };
     bl_cluster_backend *b = NULL;
     bl_error err = { 0 };
-    if (bl_cluster_backend_new(dev, &data, prec, 1, threads, &b, &err)) {
+    if (bl_cluster_backend_new(dev, &data, prec, 1, threads, NULL, &b, &err)) {
         snprintf(name, nlen, "%s", err.msg);
         return -1;
     }

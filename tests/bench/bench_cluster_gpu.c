@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/env.h"
 #include "cluster/backend_opencl.h"
 #include "ocl/ocl.h"
 
@@ -51,12 +52,16 @@ static double *make_data(size_t n, size_t d, double off)
 
 static const char *pname(bl_precision p) { return p == BL_PREC_FP64 ? "fp64" : p == BL_PREC_FP32 ? "fp32" : "fp16"; }
 
+/* BETLAB_HOME, the kernel cache and the BETLAB_OCL_* overrides, as betlab
+ * reads them; time_gains switches the distance method. */
+static bl_settings settings;
+
 static bl_cluster_backend *open_backend(const double *x, size_t n, size_t d, bl_precision p, int ns)
 {
     bl_cluster_data data = { n, d, x };
     bl_cluster_backend *b = NULL;
     bl_error err = { 0 };
-    if (bl_cluster_opencl_new(device, &data, p, ns, &b, &err)) {
+    if (bl_cluster_opencl_new(device, &data, p, ns, &settings, &b, &err)) {
         printf("ERROR opening %s %s: %s\n", device, pname(p), err.msg);
         ++failures;
         return NULL;
@@ -159,12 +164,13 @@ static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, 
 
 static void time_gains(size_t n, size_t d, size_t m, bl_precision p, int reps, const char *dist)
 {
-    if (dist) setenv("BETLAB_OCL_DIST", dist, 1); else unsetenv("BETLAB_OCL_DIST");
+    int dist_dot = settings.ocl_dist_dot;
+    settings.ocl_dist_dot = dist && strcmp(dist, "dot") == 0;
     double *x = make_data(n, d, 0.5);
     double t0 = now();
     bl_cluster_backend *b = open_backend(x, n, d, p, 1);
     double t_open = now() - t0;
-    unsetenv("BETLAB_OCL_DIST");
+    settings.ocl_dist_dot = dist_dot;
     if (!b) { free(x); return; }
     bl_error err = { 0 };
     for (uint32_t s = 0; s < 10; ++s) TRY(b->ops->add(b, 0, (uint32_t)((s * 7919u) % n), &err));
@@ -215,6 +221,7 @@ static void time_f(size_t n, size_t d, size_t k, bl_precision p, int reps)
 int main(int argc, char **argv)
 {
     int do_check = 0, do_time = 0, full = 0, wide = 0;
+    settings = *cli_settings();
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];
         else if (strcmp(argv[i], "check") == 0) do_check = 1;

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "base/openblas_core.h"
+#include "cli/env.h"
 #include "base/mem.h"
 #include "base/rng.h"
 #include "bnn/engine.h"
@@ -352,7 +352,7 @@ done:
 int main(int argc, char **argv)
 {
     /* a fair float baseline needs OpenBLAS's fast kernels */
-    bl_openblas_fix_coretype(NULL, argc, argv);
+    cli_openblas_fix(NULL, argc, argv);
     bl_error err = { 0 };
     bl_dataset *ds = NULL;
     if (bl_dataset_load("fashion-mnist:test", NULL, &ds, &err) != 0) {

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "base/openblas_core.h"
+#include "cli/env.h"
 #include "base/cpu.h"
 #include "base/pool.h"
 #include "base/rng.h"
@@ -69,7 +69,7 @@ static double run(const char *arch, bl_dataset *ds, int threads)
 
 int main(int argc, char **argv)
 {
-    bl_openblas_fix_coretype(NULL, argc, argv);
+    cli_openblas_fix(NULL, argc, argv);
     int nt = bl_cpu_count();
     printf("OpenBLAS core %s, %d CPUs; batch 100, flips p=0.1 (flip-ste)\n", openblas_get_corename(),
            nt);

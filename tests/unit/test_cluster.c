@@ -31,7 +31,7 @@ static bl_cluster_backend *mk(const char *dev, const double *x, size_t n, size_t
     bl_cluster_data data = { n, d, x };
     bl_cluster_backend *b = NULL;
     bl_error err = { 0 };
-    int rc = bl_cluster_backend_new(dev, &data, prec, slots, threads, &b, &err);
+    int rc = bl_cluster_backend_new(dev, &data, prec, slots, threads, NULL, &b, &err);
     if (rc)
         fail_msg("%s: %s", dev, err.msg);
     return b;
@@ -290,20 +290,20 @@ static void test_invalid_inputs(void **state)
     bl_cluster_data data = { 3, 2, x };
     bl_cluster_backend *b = NULL;
     bl_error err = { 0 };
-    assert_int_equal(bl_cluster_backend_new("cpu", &data, BL_PREC_FP32, 1, 1, &b, &err), BL_EINVAL);
+    assert_int_equal(bl_cluster_backend_new("cpu", &data, BL_PREC_FP32, 1, 1, NULL, &b, &err), BL_EINVAL);
     assert_non_null(strstr(err.msg, "NaN at row 1, column 1"));
     x[3] = 3;
     bl_cluster_data empty = { 0, 2, x };
-    assert_int_equal(bl_cluster_backend_new("cpu", &empty, BL_PREC_FP32, 1, 1, &b, &err), BL_EINVAL);
+    assert_int_equal(bl_cluster_backend_new("cpu", &empty, BL_PREC_FP32, 1, 1, NULL, &b, &err), BL_EINVAL);
     assert_non_null(strstr(err.msg, "empty"));
-    assert_int_equal(bl_cluster_backend_new("tpu", &data, BL_PREC_FP32, 1, 1, &b, &err), BL_EINVAL);
+    assert_int_equal(bl_cluster_backend_new("tpu", &data, BL_PREC_FP32, 1, 1, NULL, &b, &err), BL_EINVAL);
     assert_non_null(strstr(err.msg, "unknown device 'tpu'"));
-    assert_int_equal(bl_cluster_backend_new("reference", &data, BL_PREC_FP16, 1, 1, &b, &err),
+    assert_int_equal(bl_cluster_backend_new("reference", &data, BL_PREC_FP16, 1, 1, NULL, &b, &err),
                      BL_EINVAL);
     double big[2] = { 1e6, 0 };
     bl_cluster_data bd = { 1, 2, big };
-    assert_int_equal(bl_cluster_backend_new("cpu", &bd, BL_PREC_FP16, 1, 1, &b, &err), BL_ERANGE);
-    assert_int_equal(bl_cluster_backend_new("cpu", &data, BL_PREC_FP32, 1, 1, &b, &err), 0);
+    assert_int_equal(bl_cluster_backend_new("cpu", &bd, BL_PREC_FP16, 1, 1, NULL, &b, &err), BL_ERANGE);
+    assert_int_equal(bl_cluster_backend_new("cpu", &data, BL_PREC_FP32, 1, 1, NULL, &b, &err), 0);
     bl_cluster_result r;
     bl_cluster_opts o = { .k = 4, .optimizer = BL_OPT_GREEDY };
     assert_int_equal(bl_cluster_run(b, &o, &r, &err), BL_EINVAL);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/env.h"
 #include "cluster/backend_opencl.h"
 #include "ocl/ocl.h"
 
@@ -158,7 +159,7 @@ static void scenario(size_t n, size_t d, bl_precision prec, double tol, double o
     const int ns = 3;
     bl_cluster_backend *b = NULL;
     bl_error err = { 0 };
-    int rc = bl_cluster_opencl_new("opencl", &data, prec, ns, &b, &err);
+    int rc = bl_cluster_opencl_new("opencl", &data, prec, ns, cli_settings(), &b, &err);
     if (rc) fprintf(stderr, "bl_cluster_opencl_new: %s\n", err.msg);
     assert_int_equal(rc, 0);
     ref r = { n, d, x, malloc((size_t)ns * n * sizeof(double)) };
@@ -250,7 +251,7 @@ static void test_n1(void **state)
         bl_cluster_data data = { 1, 3, x };
         bl_cluster_backend *b;
         bl_error err = { 0 };
-        assert_int_equal(bl_cluster_opencl_new("opencl", &data, (bl_precision)p, 1, &b, &err), 0);
+        assert_int_equal(bl_cluster_opencl_new("opencl", &data, (bl_precision)p, 1, cli_settings(), &b, &err), 0);
         uint32_t c = 0;
         double g, f;
         assert_int_equal(b->ops->gains(b, 0, &c, 1, &g, &err), 0);
@@ -274,7 +275,7 @@ static void test_fp16_large_n(void **state)
     bl_cluster_data data = { n, d, x };
     bl_cluster_backend *b;
     bl_error err = { 0 };
-    assert_int_equal(bl_cluster_opencl_new("opencl", &data, BL_PREC_FP16, 1, &b, &err), 0);
+    assert_int_equal(bl_cluster_opencl_new("opencl", &data, BL_PREC_FP16, 1, cli_settings(), &b, &err), 0);
     ref r = { n, d, x, malloc(n * sizeof(double)) };
     ref_reset(&r, 0);
     ref_add(&r, 0, 12345);
@@ -307,14 +308,13 @@ static void test_batches(void **state)
     for (size_t i = 0; i < m; ++i) cand[i] = (uint32_t)((i * 31) % n);
     bl_cluster_backend *b;
     bl_error err = { 0 };
-    assert_int_equal(bl_cluster_opencl_new("opencl", &data, BL_PREC_FP32, 1, &b, &err), 0);
+    assert_int_equal(bl_cluster_opencl_new("opencl", &data, BL_PREC_FP32, 1, cli_settings(), &b, &err), 0);
     assert_int_equal(b->ops->add(b, 0, 3, &err), 0);
     assert_int_equal(b->ops->gains(b, 0, cand, m, g1, &err), 0);
     assert_int_equal((int)b->evaluations, (int)m);
     b->ops->free(b);
-    setenv("BETLAB_OCL_BATCH", "64", 1);
-    assert_int_equal(bl_cluster_opencl_new("opencl", &data, BL_PREC_FP32, 1, &b, &err), 0);
-    unsetenv("BETLAB_OCL_BATCH");
+    bl_settings st = { .ocl_batch = 64 };
+    assert_int_equal(bl_cluster_opencl_new("opencl", &data, BL_PREC_FP32, 1, &st, &b, &err), 0);
     char info[512];
     assert_int_equal(bl_cluster_opencl_info(b, info, sizeof info), 0);
     assert_non_null(strstr(info, "batch 64"));
@@ -339,13 +339,13 @@ static void test_bad_input(void **state)
     bl_cluster_data data = { 2, 2, x };
     bl_cluster_backend *b = NULL;
     bl_error err = { 0 };
-    assert_int_equal(bl_cluster_opencl_new("opencl", &data, BL_PREC_FP32, 1, &b, &err), BL_EINVAL);
+    assert_int_equal(bl_cluster_opencl_new("opencl", &data, BL_PREC_FP32, 1, cli_settings(), &b, &err), BL_EINVAL);
     assert_non_null(strstr(err.msg, "non-finite"));
     x[1] = 0;
-    assert_int_not_equal(bl_cluster_opencl_new("opencl:nosuchdevice", &data, BL_PREC_FP32, 1, &b, &err), 0);
+    assert_int_not_equal(bl_cluster_opencl_new("opencl:nosuchdevice", &data, BL_PREC_FP32, 1, cli_settings(), &b, &err), 0);
     assert_non_null(strstr(err.msg, "nosuchdevice"));
     bl_cluster_data empty = { 0, 2, x };
-    assert_int_equal(bl_cluster_opencl_new("opencl", &empty, BL_PREC_FP32, 1, &b, &err), BL_EINVAL);
+    assert_int_equal(bl_cluster_opencl_new("opencl", &empty, BL_PREC_FP32, 1, cli_settings(), &b, &err), BL_EINVAL);
 }
 
 int main(void)

@@ -88,29 +88,24 @@ static void test_directory_and_names(void **s)
     uint8_t l1[1] = {4};
     fill(b, 1, l1);
     write_file("cifar-10-batches-bin/test_batch.bin", b, REC);
-    char *old = getenv("BETLAB_DATA") ? strdup(getenv("BETLAB_DATA")) : NULL;
-    setenv("BETLAB_DATA", tdir, 1);
-    d = load_ok("cifar10:train", NULL);
+    bl_load_opts lo = { .data_dir = tdir }; /* betlab: $BETLAB_DATA */
+    d = load_ok("cifar10:train", &lo);
     assert_int_equal(bl_dataset_count(d), 10);
     assert_string_equal(bl_dataset_name(d), "cifar10:train");
     bl_dataset_free(d);
-    d = load_ok("cifar10:test", NULL);
+    d = load_ok("cifar10:test", &lo);
     assert_int_equal(bl_dataset_count(d), 1);
     assert_int_equal(bl_dataset_label(d, 0), 4);
     bl_dataset_free(d);
-    EXPECT_FAIL("cifar10:valid", NULL, BL_ENOTFOUND, "cifar10:valid");
+    EXPECT_FAIL("cifar10:valid", &lo, BL_ENOTFOUND, "cifar10:valid");
     /* a missing batch */
     remove(P("cifar-10-batches-bin/data_batch_4.bin"));
     EXPECT_FAIL(P("cifar-10-batches-bin"), NULL, BL_ENOTFOUND, "data_batch_4.bin");
-    EXPECT_FAIL("cifar10:train", NULL, BL_ENOTFOUND, "data_batch_4.bin");
-    setenv("BETLAB_DATA", P("nothing-here"), 1);
-    EXPECT_FAIL("cifar10:test", NULL, BL_ENOTFOUND, "nothing-here");
-    if (old) {
-        setenv("BETLAB_DATA", old, 1);
-        free(old);
-    } else {
-        unsetenv("BETLAB_DATA");
-    }
+    EXPECT_FAIL("cifar10:train", &lo, BL_ENOTFOUND, "data_batch_4.bin");
+    char nothing[300];
+    snprintf(nothing, sizeof nothing, "%s", P("nothing-here"));
+    lo.data_dir = nothing;
+    EXPECT_FAIL("cifar10:test", &lo, BL_ENOTFOUND, "nothing-here");
     /* an empty directory */
     mkdir(P("emptydir"), 0755);
     EXPECT_FAIL(P("emptydir"), NULL, BL_ENOTFOUND, "data_batch_1.bin");

@@ -27,13 +27,7 @@
 static void check_split(const char *name, size_t n, size_t per_class)
 {
     needs_fashion();
-    char *old = getenv("BETLAB_DATA") ? strdup(getenv("BETLAB_DATA")) : NULL;
-    unsetenv("BETLAB_DATA");
-    bl_dataset *d = load_ok(name, NULL);
-    if (old) {
-        setenv("BETLAB_DATA", old, 1);
-        free(old);
-    }
+    bl_dataset *d = load_ok(name, NULL); /* no data_dir: the system copy */
     assert_string_equal(bl_dataset_name(d), name);
     assert_int_equal(bl_dataset_count(d), n);
     uint32_t h, w, c;
@@ -86,42 +80,38 @@ static void put_idx(const char *name, int images, uint32_t n, uint8_t fillv)
 static void test_betlab_data_first(void **s)
 {
     (void)s;
-    char *old = getenv("BETLAB_DATA") ? strdup(getenv("BETLAB_DATA")) : NULL;
-    /* $BETLAB_DATA/fashion-mnist/ wins over the system copy */
+    /* DATA/fashion-mnist/ wins over the system copy (DATA: bl_load_opts'
+     * data_dir, which betlab fills from $BETLAB_DATA) */
+    bl_load_opts lo = { .data_dir = tdir };
     mkdir(P("fashion-mnist"), 0755);
     put_idx("fashion-mnist/t10k-images-idx3-ubyte.gz", 1, 3, 7);
     put_idx("fashion-mnist/t10k-labels-idx1-ubyte.gz", 0, 3, 4);
-    setenv("BETLAB_DATA", tdir, 1);
-    bl_dataset *d = load_ok("fashion-mnist:test", NULL);
+    bl_dataset *d = load_ok("fashion-mnist:test", &lo);
     assert_int_equal(bl_dataset_count(d), 3);
     assert_int_equal(bl_dataset_label(d, 2), 4);
     bl_dataset_free(d);
-    /* $BETLAB_DATA directly, for mnist */
+    /* DATA directly, for mnist */
     put_idx("t10k-images-idx3-ubyte.gz", 1, 2, 1);
     put_idx("t10k-labels-idx1-ubyte.gz", 0, 2, 3);
-    d = load_ok("mnist:test", NULL);
+    d = load_ok("mnist:test", &lo);
     assert_int_equal(bl_dataset_count(d), 2);
     assert_string_equal(bl_dataset_name(d), "mnist:test");
     bl_dataset_free(d);
     /* images without labels is an error for a named dataset */
     put_idx("train-images-idx3-ubyte.gz", 1, 2, 1);
-    EXPECT_FAIL("mnist:train", NULL, BL_ENOTFOUND, "no labels file");
+    EXPECT_FAIL("mnist:train", &lo, BL_ENOTFOUND, "no labels file");
     /* a broken labels file is reported, not ignored */
     put_idx("fashion-mnist/train-images-idx3-ubyte.gz", 1, 3, 7);
     put_idx("fashion-mnist/train-labels-idx1-ubyte.gz", 0, 2, 4);
-    EXPECT_FAIL("fashion-mnist:train", NULL, BL_EFORMAT, "2 labels but");
+    EXPECT_FAIL("fashion-mnist:train", &lo, BL_EFORMAT, "2 labels but");
     /* not found anywhere: the message lists where it looked */
-    setenv("BETLAB_DATA", P("void"), 1);
-    EXPECT_FAIL("mnist:test", NULL, BL_ENOTFOUND, "void/mnist");
-    EXPECT_FAIL("fashion-mnist:valid", NULL, BL_ENOTFOUND, "fashion-mnist:test");
+    char vdir[300];
+    snprintf(vdir, sizeof vdir, "%s", P("void")); /* P's buffer is reused */
+    lo.data_dir = vdir;
+    EXPECT_FAIL("mnist:test", &lo, BL_ENOTFOUND, "void/mnist");
+    EXPECT_FAIL("fashion-mnist:valid", &lo, BL_ENOTFOUND, "fashion-mnist:test");
     if (access(FM, F_OK) != 0)
-        EXPECT_FAIL("fashion-mnist:test", NULL, BL_ENOTFOUND, "dataset-fashion-mnist");
-    if (old) {
-        setenv("BETLAB_DATA", old, 1);
-        free(old);
-    } else {
-        unsetenv("BETLAB_DATA");
-    }
+        EXPECT_FAIL("fashion-mnist:test", &lo, BL_ENOTFOUND, "dataset-fashion-mnist");
 }
 
 int main(void)

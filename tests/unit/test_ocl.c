@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "cli/env.h"
 #include "ocl/ocl.h"
 
 static char tmpdir[256];
@@ -92,7 +93,7 @@ static void test_build_log(void **state)
     if (!have_device()) skip();
     bl_ocl *o;
     bl_error err = { 0 };
-    assert_int_equal(bl_ocl_open("opencl", &o, &err), 0);
+    assert_int_equal(bl_ocl_open("opencl", NULL, &o, &err), 0);
     char path[512];
     snprintf(path, sizeof path, "%s/broken.cl", tmpdir);
     write_file(path, "__kernel void k(__global float *x) { x[0] = undeclared_thing + 1; }\n");
@@ -114,10 +115,10 @@ static void test_cache(void **state)
     if (!have_device()) skip();
     char cdir[300];
     snprintf(cdir, sizeof cdir, "%s/cache", tmpdir);
-    setenv("BETLAB_OCL_CACHE", cdir, 1);
+    bl_settings cs = { .ocl_cache = cdir };
     bl_ocl *o;
     bl_error err = { 0 };
-    assert_int_equal(bl_ocl_open("opencl", &o, &err), 0);
+    assert_int_equal(bl_ocl_open("opencl", &cs, &o, &err), 0);
     char path[512];
     snprintf(path, sizeof path, "%s/ok.cl", tmpdir);
     const char *src = "__kernel void twice(__global float *x) { size_t i = get_global_id(0); x[i] = 2 * x[i] + OFF; }\n";
@@ -169,22 +170,38 @@ static void test_cache(void **state)
     /* the kernels folder lookup */
     assert_int_equal(bl_ocl_build(o, "exemplar.cl", "-DSTORE_FLOAT", &p, &st, &err), 0);
     clReleaseProgram(p);
-    unsetenv("BETLAB_OCL_CACHE");
     bl_ocl_close(o);
 }
 
 static void test_cache_dir(void **state)
 {
     (void)state;
-    char buf[512];
+    /* the front end resolves the folder from the environment ... */
+    char buf[512], cbuf[512];
+    bl_settings s;
     setenv("XDG_CACHE_HOME", "/tmp/xdgtest", 1);
     unsetenv("BETLAB_OCL_CACHE");
-    assert_int_equal(bl_ocl_cache_dir(buf, sizeof buf), 0);
+    cli_settings_from_env(&s, cbuf, sizeof cbuf);
+    assert_int_equal(bl_ocl_cache_dir(&s, buf, sizeof buf), 0);
     assert_string_equal(buf, "/tmp/xdgtest/betlab/kernels");
+    setenv("XDG_CACHE_HOME", "relative", 1); /* XDG: only absolute paths count */
+    char *home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    setenv("HOME", "/tmp/hometest", 1);
+    cli_settings_from_env(&s, cbuf, sizeof cbuf);
+    assert_int_equal(bl_ocl_cache_dir(&s, buf, sizeof buf), 0);
+    assert_string_equal(buf, "/tmp/hometest/.cache/betlab/kernels");
     setenv("BETLAB_OCL_CACHE", "off", 1);
-    assert_int_not_equal(bl_ocl_cache_dir(buf, sizeof buf), 0);
+    cli_settings_from_env(&s, cbuf, sizeof cbuf);
+    assert_int_not_equal(bl_ocl_cache_dir(&s, buf, sizeof buf), 0);
     unsetenv("BETLAB_OCL_CACHE");
     unsetenv("XDG_CACHE_HOME");
+    if (home)
+        setenv("HOME", home, 1);
+    else
+        unsetenv("HOME");
+    free(home);
+    /* ... and the core uses what it is given, nothing else */
+    assert_int_not_equal(bl_ocl_cache_dir(NULL, buf, sizeof buf), 0);
 }
 
 int main(void)
