@@ -1,5 +1,7 @@
 /* main.c - betlab's command line: the command table and dispatch only.
- * Each command's work lives in src/cli/cmd_NAME.c. */
+ * Each command's work and its option table live in src/cli/cmd_NAME.c;
+ * the help texts, usage lines and the man page's SYNOPSIS are generated
+ * from those tables (src/cli/opts.h). */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,69 +11,131 @@
 
 #include "base/version.h"
 
+/* Commands without an option table yet carry a plain usage string and
+ * summary; they are converted to opts.h one by one (see its comment). */
 static const bl_command commands[] = {
-    { "info", "MODEL [--json]", "layers, shapes, stored bits per layer, metadata", cmd_info },
-    { "eval",
+    { "info", &cli_spec_info, NULL, NULL, cmd_info },
+    { "eval", NULL,
       "--model MODEL --data DATA [--limit N] [--threads T] [--simd LEVEL] [--repeat R] [--json]",
       "accuracy and throughput of a model on a dataset", cmd_eval },
-    { "train",
-      "--arch fc|vgg3|SPEC --data fashion-mnist|TRAIN [--test-data TEST] --epochs E [--batch B] "
-      "[--lr LR] [--flip-p P | --flip-p01 A --flip-p10 B] [--flip-mode exact|ste] "
-      "[--reg-margin LAMBDA,B] [--loss ce|mhl] [--seed S] [--threads T] [--limit N] --out MODEL "
-      "[--json] [--resume CKPT]",
-      "train a BNN with bit-flip injection; export a packed .bnn", cmd_train },
-    { "run", "[--no-init] FILE.lua|- [ARGS...]", "run a Lua script (the betlab module, betlab-lua(7))",
-      cmd_run },
-    { "console", "[--no-init]", "interactive Lua console (readline)", cmd_console },
-    { "import", "--npz FILE --arch SPEC --out MODEL [--name NAME]",
-      "convert float weights and BN parameters (numpy .npz) into a .bnn model", cmd_import },
-    { "sweep",
+    { "train", &cli_spec_train, NULL, NULL, cmd_train },
+    { "run", &cli_spec_run, NULL, NULL, cmd_run },
+    { "console", &cli_spec_console, NULL, NULL, cmd_console },
+    { "import", &cli_spec_import, NULL, NULL, cmd_import },
+    { "sweep", NULL,
       "--model M --data D --fault MODEL --ber LIST [--reps R | --ci-width W [--max-reps R]] "
       "[--seed S] [--csv FILE] [--json] [--limit N] [--threads T] [--plugin FILE.so]",
       "accuracy over BERs x repetitions of coupled fault maps, with 95% CIs", cmd_sweep },
-    { "metrics",
+    { "metrics", NULL,
       "--model M --data D [--layer L] [--ber P] [--limit N] [--reps R] [--seed S] [--json] "
       "[--plugin FILE.so]",
       "margins, analytic vs measured flip fraction, neuron importance per layer", cmd_metrics },
-    { "tui",
+    { "tui", NULL,
       "[--model M] [--data D] [--limit N] [--seed S] [--session F] [--demo F] [--no-color] "
       "[--ascii] [--no-mouse]",
       "the interactive workbench (ncurses; also `betlab` alone on a terminal)", cmd_tui },
-    { "faults", "[--plugin FILE.so ...] [--json]",
-      "list fault models (built-in and plugins) with their parameters", cmd_faults },
-    { "devices", "[--json]", "OpenCL platforms and devices (compute units, memory, fp16/fp64)",
-      cmd_devices },
-    { "cluster",
-      "--data D --k K --optimizer NAME [--device cpu|reference|opencl...] "
-      "[--precision fp64|fp32|fp16] [--seed S] [--threads T] [--limit N] [--epsilon E] [--T T] "
-      "[--json]",
-      "exemplar clustering (D may be blobs:N,D,K[,SEED]) with seven optimizers", cmd_cluster },
-    { "subset",
-      "--model M --data D --k K [--space pixels|LAYER] [--raw] [--optimizer NAME] [--limit N] "
-      "[--json]",
-      "representative weighted test subset: full vs weighted accuracy", cmd_subset },
+    { "faults", &cli_spec_faults, NULL, NULL, cmd_faults },
+    { "devices", &cli_spec_devices, NULL, NULL, cmd_devices },
+    { "cluster", &cli_spec_cluster, NULL, NULL, cmd_cluster },
+    { "subset", &cli_spec_subset, NULL, NULL, cmd_subset },
 };
+#define NCOMMANDS (sizeof commands / sizeof *commands)
 
 const bl_command *cli_commands(int *n)
 {
-    *n = (int)(sizeof commands / sizeof *commands);
+    *n = (int)NCOMMANDS;
     return commands;
+}
+
+static const char *summary(const bl_command *c)
+{
+    return c->spec ? c->spec->summary : c->summary;
 }
 
 static void help(FILE *f)
 {
     fprintf(f, "betlab %s - bit error tolerance workbench for binarized neural networks\n\n",
             BETLAB_VERSION);
-    fprintf(f, "usage: betlab COMMAND [OPTIONS]\n       betlab --help | --version\n\n");
+    fprintf(f, "usage: betlab COMMAND [OPTIONS]\n       betlab help [COMMAND]\n"
+               "       betlab --help | --version\n\n");
     fprintf(f, "commands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nusage of each command:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  betlab %s %s\n", commands[i].name, commands[i].usage);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, summary(&commands[i]));
+    fprintf(f, "\nusage of each command (betlab COMMAND --help describes its options):\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (commands[i].spec)
+            cli_print_usage(commands[i].spec, f, "  ");
+        else
+            fprintf(f, "  betlab %s %s\n", commands[i].name, commands[i].usage);
+    }
     fprintf(f, "\nMODEL: a .bnn file, the name of a shipped model, or random:SPEC[@SEED]\n"
                "DATA:  fashion-mnist:test|train, or an IDX/CIFAR/CSV/.npy/.npz file\n"
                "See betlab(1), betlab-format(5).\n");
+}
+
+static const bl_command *find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static int unknown_command(const char *name)
+{
+    const char *names[NCOMMANDS + 1];
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        names[i] = commands[i].name;
+    names[NCOMMANDS] = "help";
+    const char *near = cli_suggest(name, names, NCOMMANDS + 1);
+    if (near)
+        fprintf(stderr, "betlab: unknown command '%s'; did you mean %s?\n", name, near);
+    else
+        fprintf(stderr, "betlab: unknown command '%s'; the commands are listed by betlab --help\n",
+                name);
+    return BL_EXIT_USAGE;
+}
+
+/* `betlab help --man [CMD...]`: the man page's SYNOPSIS blocks, generated
+ * from the option tables (tests/cli/test_synopsis.sh compares them with
+ * man/betlab.1).  Commands without a table print nothing. */
+static int man_synopsis(int argc, char **argv)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        int wanted = argc == 0;
+        for (int k = 0; k < argc; k++)
+            wanted |= strcmp(argv[k], commands[i].name) == 0;
+        if (wanted && commands[i].spec)
+            cli_print_synopsis_roff(commands[i].spec, stdout);
+    }
+    for (int k = 0; k < argc; k++)
+        if (!find(argv[k]))
+            return unknown_command(argv[k]);
+    return BL_EXIT_OK;
+}
+
+/* `betlab help [CMD]` = `betlab --help` or `betlab CMD --help`. */
+static int help_command(int argc, char **argv)
+{
+    if (argc < 2) {
+        help(stdout);
+        return BL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--man") == 0)
+        return man_synopsis(argc - 2, argv + 2);
+    if (argc > 2) {
+        fprintf(stderr, "betlab: help: one COMMAND at most\nusage: betlab help [COMMAND]\n");
+        return BL_EXIT_USAGE;
+    }
+    const bl_command *c = find(argv[1]);
+    if (!c)
+        return unknown_command(argv[1]);
+    if (c->spec) {
+        cli_print_help(c->spec, stdout);
+        return BL_EXIT_OK;
+    }
+    char *hargv[] = { argv[1], "--help", NULL };
+    return c->exec(2, hargv);
 }
 
 int main(int argc, char **argv)
@@ -84,18 +148,23 @@ int main(int argc, char **argv)
         return 0;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         help(stdout);
         return 0;
     }
+    if (strcmp(cmd, "help") == 0)
+        return help_command(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
         printf("betlab %s\n", BETLAB_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (strcmp(cmd, commands[i].name) == 0)
-            return commands[i].exec(argc - 1, argv + 1);
-    fprintf(stderr, "betlab: unknown command '%s'\n", cmd);
-    help(stderr);
-    return BL_EXIT_USAGE;
+    const bl_command *c = find(cmd);
+    if (c)
+        return c->exec(argc - 1, argv + 1);
+    if (cmd[0] == '-') {
+        fprintf(stderr, "betlab: unknown option '%s'; commands and options are listed by "
+                        "betlab --help\n", cmd);
+        return BL_EXIT_USAGE;
+    }
+    return unknown_command(cmd);
 }

@@ -2,7 +2,6 @@
  * generated Gaussian blobs with any optimizer and backend) and
  * `betlab subset` (a representative weighted test subset of k images and
  * how far its weighted accuracy is from the full-set accuracy). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,16 +13,6 @@
 #include "cluster/optimizers.h"
 #include "cluster/subsets.h"
 #include "data/dataset.h"
-
-static int parse_eps(const char *cmd, const char *s, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (!*s || *end || !(v > 0 && v < 1))
-        return cli_usage_error(cmd, "--epsilon wants a number in (0, 1), not '%s'", s);
-    *out = v;
-    return 0;
-}
 
 /* The data: "blobs:N,D,K[,SEED]" or anything bl_dataset_load reads. */
 static int load_points(const char *arg, size_t limit, double **x, size_t *n, size_t *d,
@@ -49,84 +38,85 @@ static int load_points(const char *arg, size_t limit, double **x, size_t *n, siz
     return rc;
 }
 
+/* --optimizer and --precision accept the core's names and aliases. */
+static int parse_optimizer(void *field, const char *arg, char *msg, size_t n)
+{
+    int v = bl_optimizer_parse(arg);
+    if (v < 0) {
+        snprintf(msg, n, "--optimizer: unknown optimizer '%s' (greedy, lazy-greedy, "
+                         "stochastic-greedy, sieve-streaming, sieve-streaming++, three-sieves, "
+                         "salsa)", arg);
+        return -1;
+    }
+    *(int *)field = v;
+    return 0;
+}
+
+static int parse_precision(void *field, const char *arg, char *msg, size_t n)
+{
+    int v = bl_precision_parse(arg);
+    if (v < 0) {
+        snprintf(msg, n, "--precision: unknown precision '%s' (fp64, fp32, fp16)", arg);
+        return -1;
+    }
+    *(int *)field = v;
+    return 0;
+}
+
+#define OPTIMIZER_HELP                                                                          \
+    "greedy, lazy-greedy (default), stochastic-greedy, sieve-streaming, sieve-streaming++, "   \
+    "three-sieves or salsa"
+
+typedef struct cluster_opts {
+    const char *data, *device;
+    long k, seed, threads, limit, T, batch;
+    int optimizer, precision, json;
+    double epsilon;
+} cluster_opts;
+
+#define CO cluster_opts
+static const cli_opt cluster_optv[] = {
+    CLI_STR("data", 'd', "D", CO, data,
+            "the points: a dataset, or Gaussian blobs:N,D,K[,SEED]", CLI_REQUIRED),
+    CLI_INT("k", 'k', "K", 1, 1L << 32, CO, k, "exemplars to choose", CLI_REQUIRED),
+    CLI_CALL("optimizer", 'o', "NAME", parse_optimizer, CO, optimizer, OPTIMIZER_HELP, 0),
+    CLI_STR("device", 'D', "cpu|reference|opencl...", CO, device,
+            "the backend: cpu (default), the fp64 reference, or an OpenCL device", 0),
+    CLI_CALL("precision", 'p', "fp64|fp32|fp16", parse_precision, CO, precision,
+             "storage and arithmetic precision (default fp32)", 0),
+    CLI_INT("seed", 'S', "S", 0, CLI_INT_MAX, CO, seed,
+            "seed of the stochastic optimizers and of the stream order (default 1)", 0),
+    CLI_INT("threads", 't', "T", 1, 1024, CO, threads, "CPU worker threads (default: one per CPU)",
+            0),
+    CLI_INT("limit", 'n', "N", 1, 1L << 40, CO, limit, "use only the first N points", 0),
+    CLI_REAL("epsilon", 'e', "E", 0, 1, CO, epsilon,
+             "accuracy parameter of stochastic greedy and the sieves", CLI_LO_OPEN | CLI_HI_OPEN),
+    CLI_INT("T", 'T', "T", 1, 1L << 30, CO, T, "the threshold count of three-sieves", 0),
+    CLI_INT("batch", 'b', "B", 1, 1L << 20, CO, batch,
+            "candidates or sets evaluated per device call", 0),
+    CLI_FLAG("json", 'j', CO, json, "print one JSON object", 0),
+    CLI_END,
+};
+#undef CO
+
+const cli_spec cli_spec_cluster = {
+    "cluster", "exemplar clustering (D may be blobs:N,D,K[,SEED]) with seven optimizers", NULL,
+    0, 0, 0, cluster_optv,
+};
+
 int cmd_cluster(int argc, char **argv)
 {
-    const char *data_arg = NULL, *dev = "cpu";
-    long k = 0, seed = 1, threads = 0, limit = 0, T = 0, batch = 0;
-    int json = 0, opt = BL_OPT_LAZY_GREEDY, prec = BL_PREC_FP32;
-    double eps = 0;
-    static const struct option longopts[] = {
-        { "data", required_argument, NULL, 'd' },   { "k", required_argument, NULL, 'k' },
-        { "optimizer", required_argument, NULL, 'o' },
-        { "device", required_argument, NULL, 'D' }, { "precision", required_argument, NULL, 'p' },
-        { "seed", required_argument, NULL, 'S' },   { "threads", required_argument, NULL, 't' },
-        { "limit", required_argument, NULL, 'n' },  { "epsilon", required_argument, NULL, 'e' },
-        { "T", required_argument, NULL, 'T' },      { "batch", required_argument, NULL, 'b' },
-        { "json", no_argument, NULL, 'j' },         { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "d:k:o:D:p:S:t:n:e:T:b:jh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd': data_arg = optarg; break;
-        case 'k':
-            if (cli_parse_long(optarg, 1, 1L << 32, &k))
-                return cli_usage_error("cluster", "--k wants a positive integer, not '%s'", optarg);
-            break;
-        case 'o':
-            if ((opt = bl_optimizer_parse(optarg)) < 0)
-                return cli_usage_error("cluster", "unknown optimizer '%s' (greedy, lazy-greedy, "
-                                       "stochastic-greedy, sieve-streaming, sieve-streaming++, "
-                                       "three-sieves, salsa)", optarg);
-            break;
-        case 'D': dev = optarg; break;
-        case 'p':
-            if ((prec = bl_precision_parse(optarg)) < 0)
-                return cli_usage_error("cluster", "unknown precision '%s' (fp64, fp32, fp16)",
-                                       optarg);
-            break;
-        case 'S':
-            if (cli_parse_long(optarg, 0, 1L << 62, &seed))
-                return cli_usage_error("cluster", "--seed wants a non-negative integer, not '%s'",
-                                       optarg);
-            break;
-        case 't':
-            if (cli_parse_long(optarg, 1, 1024, &threads))
-                return cli_usage_error("cluster", "--threads wants 1..1024, not '%s'", optarg);
-            break;
-        case 'n':
-            if (cli_parse_long(optarg, 1, 1L << 40, &limit))
-                return cli_usage_error("cluster", "--limit wants a positive integer, not '%s'",
-                                       optarg);
-            break;
-        case 'e':
-            if (parse_eps("cluster", optarg, &eps))
-                return BL_EXIT_USAGE;
-            break;
-        case 'T':
-            if (cli_parse_long(optarg, 1, 1L << 30, &T))
-                return cli_usage_error("cluster", "--T wants a positive integer, not '%s'", optarg);
-            break;
-        case 'b':
-            if (cli_parse_long(optarg, 1, 1L << 20, &batch))
-                return cli_usage_error("cluster", "--batch wants 1..1048576, not '%s'", optarg);
-            break;
-        case 'j': json = 1; break;
-        case 'h':
-            printf("usage: betlab cluster --data D --k K --optimizer NAME [--device cpu|reference|"
-                   "opencl...] [--precision fp64|fp32|fp16] [--seed S] [--threads T] [--limit N] "
-                   "[--epsilon E] [--T T] [--batch B] [--json]\n");
-            return BL_EXIT_OK;
-        default: return cli_usage_error("cluster", "unknown option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("cluster", "unexpected argument '%s'", argv[optind]);
-    if (!data_arg)
-        return cli_usage_error("cluster", "--data is required");
-    if (!k)
-        return cli_usage_error("cluster", "--k is required (a positive integer)");
+    cluster_opts co = { .device = "cpu", .seed = 1, .optimizer = BL_OPT_LAZY_GREEDY,
+                        .precision = BL_PREC_FP32 };
+    cli_args a;
+    int prc = cli_parse(&cli_spec_cluster, argc, argv, &co, &a);
+    if (prc)
+        return cli_parse_exit(prc);
+    const char *data_arg = co.data, *dev = co.device;
+    long k = co.k, seed = co.seed, threads = co.threads, limit = co.limit, T = co.T,
+         batch = co.batch;
+    int json = co.json, opt = co.optimizer, prec = co.precision;
+    double eps = co.epsilon;
     if (!strcasecmp(dev, "reference") && prec != BL_PREC_FP64) {
         prec = BL_PREC_FP64;  /* the reference computes in double only */
     }
@@ -148,7 +138,7 @@ int cmd_cluster(int argc, char **argv)
     if (!rc)
         rc = bl_cluster_run(b, &o, &r, &err);
     if (rc) {
-        cli_error("cluster: %s", err.msg);
+        cli_cmd_error("cluster", "%s", err.msg);
         free(x);
         bl_cluster_backend_free(b);
         return rc == BL_EINVAL && strstr(err.msg, "unknown device") ? BL_EXIT_USAGE
@@ -188,65 +178,62 @@ int cmd_cluster(int argc, char **argv)
     return BL_EXIT_OK;
 }
 
+typedef struct subset_args {
+    const char *model, *data;
+    long k, seed, threads, limit;
+    int raw, json, optimizer, precision;
+} subset_args;
+
+/* The strings that go straight into bl_subset_opts are parsed into it. */
+typedef struct subset_all {
+    subset_args a;
+    bl_subset_opts so;
+} subset_all;
+
+#define T subset_all
+static const cli_opt subset_all_optv[] = {
+    CLI_STR("model", 'm', "M", T, a.model, "the model: file, shipped name or random:SPEC[@SEED]",
+            CLI_REQUIRED),
+    CLI_STR("data", 'd', "D", T, a.data, "the labelled test set", CLI_REQUIRED),
+    CLI_INT("k", 'k', "K", 1, 1L << 32, T, a.k, "images in the subset", CLI_REQUIRED),
+    CLI_STR("space", 's', "pixels|LAYER", T, so.space,
+            "cluster the input pixels (default) or a layer's outputs, e.g. fc1", 0),
+    CLI_FLAG("raw", 'r', T, a.raw, "in a layer's space: pre-activations instead of their signs",
+             0),
+    CLI_CALL("optimizer", 'o', "NAME", parse_optimizer, T, a.optimizer, OPTIMIZER_HELP, 0),
+    CLI_STR("device", 'D', "cpu|reference|opencl...", T, so.device,
+            "the clustering backend (default cpu)", 0),
+    CLI_CALL("precision", 'p', "fp64|fp32|fp16", parse_precision, T, a.precision,
+             "clustering precision (default fp32)", 0),
+    CLI_INT("seed", 'S', "S", 0, CLI_INT_MAX, T, a.seed, "seed of the optimizer (default 1)", 0),
+    CLI_INT("threads", 't', "T", 1, 1024, T, a.threads,
+            "CPU worker threads (default: one per CPU)", 0),
+    CLI_INT("limit", 'n', "N", 1, 1L << 40, T, a.limit, "use only the first N images", 0),
+    CLI_FLAG("json", 'j', T, a.json, "print one JSON object", 0),
+    CLI_END,
+};
+#undef T
+
+const cli_spec cli_spec_subset = {
+    "subset", "representative weighted test subset: full vs weighted accuracy", NULL, 0, 0, 0,
+    subset_all_optv,
+};
+
 int cmd_subset(int argc, char **argv)
 {
-    const char *model_arg = NULL, *data_arg = NULL;
-    long k = 0, seed = 1, threads = 0, limit = 0;
-    int json = 0, raw = 0;
-    bl_subset_opts so = { .optimizer = BL_OPT_LAZY_GREEDY, .precision = BL_PREC_FP32,
-                          .device = "cpu", .space = "pixels", .sign = 1,
-                          .settings = cli_settings() };
-    static const struct option longopts[] = {
-        { "model", required_argument, NULL, 'm' }, { "data", required_argument, NULL, 'd' },
-        { "k", required_argument, NULL, 'k' },     { "space", required_argument, NULL, 's' },
-        { "raw", no_argument, NULL, 'r' },         { "optimizer", required_argument, NULL, 'o' },
-        { "device", required_argument, NULL, 'D' }, { "precision", required_argument, NULL, 'p' },
-        { "seed", required_argument, NULL, 'S' },  { "threads", required_argument, NULL, 't' },
-        { "limit", required_argument, NULL, 'n' }, { "json", no_argument, NULL, 'j' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c, v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "m:d:k:s:ro:D:p:S:t:n:j", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model_arg = optarg; break;
-        case 'd': data_arg = optarg; break;
-        case 'k':
-            if (cli_parse_long(optarg, 1, 1L << 32, &k))
-                return cli_usage_error("subset", "--k wants a positive integer, not '%s'", optarg);
-            break;
-        case 's': so.space = optarg; break;
-        case 'r': raw = 1; break;
-        case 'o':
-            if ((v = bl_optimizer_parse(optarg)) < 0)
-                return cli_usage_error("subset", "unknown optimizer '%s'", optarg);
-            so.optimizer = v;
-            break;
-        case 'D': so.device = optarg; break;
-        case 'p':
-            if ((v = bl_precision_parse(optarg)) < 0)
-                return cli_usage_error("subset", "unknown precision '%s' (fp64, fp32, fp16)",
-                                       optarg);
-            so.precision = v;
-            break;
-        case 'S':
-            if (cli_parse_long(optarg, 0, 1L << 62, &seed))
-                return cli_usage_error("subset", "--seed wants a non-negative integer");
-            break;
-        case 't':
-            if (cli_parse_long(optarg, 1, 1024, &threads))
-                return cli_usage_error("subset", "--threads wants 1..1024, not '%s'", optarg);
-            break;
-        case 'n':
-            if (cli_parse_long(optarg, 1, 1L << 40, &limit))
-                return cli_usage_error("subset", "--limit wants a positive integer");
-            break;
-        case 'j': json = 1; break;
-        default: return cli_usage_error("subset", "unknown option");
-        }
-    }
-    if (!model_arg || !data_arg || !k)
-        return cli_usage_error("subset", "--model, --data and --k are required");
+    subset_all all = { .a = { .seed = 1, .optimizer = BL_OPT_LAZY_GREEDY,
+                              .precision = BL_PREC_FP32 },
+                       .so = { .device = "cpu", .space = "pixels", .sign = 1 } };
+    cli_args pa;
+    int prc = cli_parse(&cli_spec_subset, argc, argv, &all, &pa);
+    if (prc)
+        return cli_parse_exit(prc);
+    bl_subset_opts so = all.so;
+    so.optimizer = all.a.optimizer;
+    so.precision = all.a.precision;
+    const char *model_arg = all.a.model, *data_arg = all.a.data;
+    long k = all.a.k, seed = all.a.seed, threads = all.a.threads, limit = all.a.limit;
+    int json = all.a.json, raw = all.a.raw;
     so.k = (size_t)k;
     so.seed = (uint64_t)seed;
     so.threads = (int)threads;
@@ -263,7 +250,7 @@ int cmd_subset(int argc, char **argv)
     if (!rc)
         rc = bl_subset_choose(m, ds, &so, &r, &err);
     if (rc) {
-        cli_error("subset: %s", err.msg);
+        cli_cmd_error("subset", "%s", err.msg);
         bl_dataset_free(ds);
         bl_model_free(m);
         return BL_EXIT_RUNTIME;

@@ -1,22 +1,30 @@
 /* cmd_console.c - `betlab console [--no-init]`: the readline REPL
  * (src/lua/console.c) over the executor. */
 #include <stdio.h>
-#include <string.h>
 
 #include "cli/cli.h"
 #include "lua/console.h"
 
+typedef struct console_opts {
+    int no_init;
+} console_opts;
+
+static const cli_opt console_optv[] = {
+    CLI_FLAG("no-init", 0, console_opts, no_init,
+             "do not run $XDG_CONFIG_HOME/betlab/init.lua first", 0),
+    CLI_END,
+};
+
+const cli_spec cli_spec_console = {
+    "console", "interactive Lua console (readline)", NULL, 0, 0, 0, console_optv,
+};
+
 int cmd_console(int argc, char **argv)
 {
-    int no_init = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--no-init") == 0)
-            no_init = 1;
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: betlab console [--no-init]\n");
-            return 0;
-        } else
-            return cli_usage_error("console", "unknown argument '%s'", argv[i]);
-    }
-    return bl_console_main(no_init);
+    console_opts o = { 0 };
+    cli_args a;
+    int prc = cli_parse(&cli_spec_console, argc, argv, &o, &a);
+    if (prc)
+        return cli_parse_exit(prc);
+    return bl_console_main(o.no_init);
 }

@@ -15,22 +15,34 @@ static const char *type_name(cl_device_type t)
     return "other";
 }
 
+typedef struct devices_opts {
+    int json;
+} devices_opts;
+
+static const cli_opt devices_optv[] = {
+    CLI_FLAG("json", 'j', devices_opts, json,
+             "print one JSON object: the devices and the kernel binary cache folder", 0),
+    CLI_END,
+};
+
+const cli_spec cli_spec_devices = {
+    "devices", "OpenCL platforms and devices (compute units, memory, fp16/fp64)", NULL, 0, 0, 0,
+    devices_optv,
+};
+
 int cmd_devices(int argc, char **argv)
 {
-    int json = 0;
-    for (int i = 1; i < argc; ++i) {
-        if (strcmp(argv[i], "--json") == 0) json = 1;
-        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: betlab devices [--json]\n");
-            return BL_EXIT_OK;
-        } else
-            return cli_usage_error("devices", "unknown argument '%s'", argv[i]);
-    }
+    devices_opts o = { 0 };
+    cli_args a;
+    int prc = cli_parse(&cli_spec_devices, argc, argv, &o, &a);
+    if (prc)
+        return cli_parse_exit(prc);
+    int json = o.json;
     bl_ocl_device_info *all = NULL;
     size_t n = 0;
     bl_error err = { 0 };
     if (bl_ocl_list(&all, &n, &err)) {
-        cli_error("devices: %s", err.msg);
+        cli_cmd_error("devices", "%s", err.msg);
         return BL_EXIT_RUNTIME;
     }
     char cache[1024];

@@ -1,7 +1,6 @@
 /* cmd_faults.c - `betlab faults`: the fault models betlab knows (built-in
  * and loaded plugins) with their parameters; and the registry helper the
  * other commands use for --plugin. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,35 +14,37 @@ static void range_text(const bl_fault_param *p, char *buf, size_t n)
     snprintf(buf, n, "[%g, %g]", p->min, p->max);
 }
 
+typedef struct faults_opts {
+    char *plugins[CLI_MAX_PLUGINS];
+    int nplugins;
+    int json;
+} faults_opts;
+
+static const cli_opt faults_optv[] = {
+    CLI_LIST("plugin", 'p', "FILE.so", CLI_MAX_PLUGINS, faults_opts, plugins, nplugins,
+             "also load the fault models of this plugin", 0),
+    CLI_FLAG("json", 'j', faults_opts, json, "print one JSON object with the kinds", 0),
+    CLI_END,
+};
+
+const cli_spec cli_spec_faults = {
+    "faults", "list fault models (built-in and plugins) with their parameters", NULL, 0, 0, 0,
+    faults_optv,
+};
+
 int cmd_faults(int argc, char **argv)
 {
-    char *plugins[CLI_MAX_PLUGINS];
-    int np = 0, json = 0;
-    static const struct option longopts[] = {
-        { "plugin", required_argument, NULL, 'p' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "p:jh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            if (cli_add_plugin("faults", plugins, &np, optarg))
-                return BL_EXIT_USAGE;
-            break;
-        case 'j': json = 1; break;
-        case 'h': printf("usage: betlab faults [--plugin FILE.so ...] [--json]\n"); return 0;
-        default: return cli_usage_error("faults", "bad option");
-        }
-    }
-    if (optind != argc)
-        return cli_usage_error("faults", "unexpected argument '%s'", argv[optind]);
+    faults_opts o = { .nplugins = 0 };
+    cli_args a;
+    int prc = cli_parse(&cli_spec_faults, argc, argv, &o, &a);
+    if (prc)
+        return cli_parse_exit(prc);
+    char **plugins = o.plugins;
+    int np = o.nplugins, json = o.json;
     bl_error err = { 0 };
     bl_fault_registry *reg;
     if (cli_fault_registry(plugins, np, &reg, &err)) {
-        cli_error("%s", err.msg);
+        cli_cmd_error("faults", "%s", err.msg);
         return BL_EXIT_RUNTIME;
     }
     size_t n = bl_fault_registry_count(reg);

@@ -1,45 +1,43 @@
 /* cmd_import.c - `betlab import --npz FILE --arch SPEC --out MODEL`: build a
  * .bnn from float weights and BN parameters saved with numpy.savez. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bnn/model.h"
 #include "cli/cli.h"
 
+typedef struct import_opts {
+    const char *npz, *arch, *out, *name;
+} import_opts;
+
+static const cli_opt import_optv[] = {
+    CLI_STR("npz", 'i', "FILE", import_opts, npz,
+            "float weights and batch-norm parameters saved with numpy.savez", CLI_REQUIRED),
+    CLI_STR("arch", 'a', "SPEC", import_opts, arch,
+            "the architecture, one line (see ARCHITECTURES in betlab(1))", CLI_REQUIRED),
+    CLI_STR("out", 'o', "MODEL", import_opts, out, "the .bnn file to write (atomically)",
+            CLI_REQUIRED),
+    CLI_STR("name", 'n', "NAME", import_opts, name, "the model name stored in its metadata", 0),
+    CLI_END,
+};
+
+const cli_spec cli_spec_import = {
+    "import", "convert float weights and BN parameters (numpy .npz) into a .bnn model", NULL, 0,
+    0, 0, import_optv,
+};
+
 int cmd_import(int argc, char **argv)
 {
-    const char *npz = NULL, *arch = NULL, *out = NULL, *name = NULL;
-    static const struct option longopts[] = {
-        { "npz", required_argument, NULL, 'i' },
-        { "arch", required_argument, NULL, 'a' },
-        { "out", required_argument, NULL, 'o' },
-        { "name", required_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "i:a:o:n:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'i': npz = optarg; break;
-        case 'a': arch = optarg; break;
-        case 'o': out = optarg; break;
-        case 'n': name = optarg; break;
-        case 'h':
-            printf("usage: betlab import --npz FILE --arch SPEC --out MODEL [--name NAME]\n");
-            return 0;
-        default: return cli_usage_error("import", "bad option");
-        }
-    }
-    if (optind != argc)
-        return cli_usage_error("import", "unexpected argument '%s'", argv[optind]);
-    if (!npz || !arch || !out)
-        return cli_usage_error("import", "--npz, --arch and --out are required");
+    import_opts o = { 0 };
+    cli_args a;
+    int prc = cli_parse(&cli_spec_import, argc, argv, &o, &a);
+    if (prc)
+        return cli_parse_exit(prc);
+    const char *npz = o.npz, *arch = o.arch, *out = o.out, *name = o.name;
     bl_error err = { 0 };
     bl_model *m;
     if (bl_model_import_npz(npz, arch, &m, &err)) {
-        cli_error("%s", err.msg);
+        cli_cmd_error("import", "%s", err.msg);
         return BL_EXIT_RUNTIME;
     }
     if (name)
@@ -48,7 +46,7 @@ int cmd_import(int argc, char **argv)
         bl_model_meta_set(m, "source", npz);
     int rc = bl_model_save(m, out, &err);
     if (rc)
-        cli_error("%s", err.msg);
+        cli_cmd_error("import", "%s", err.msg);
     else
         printf("wrote %s (%s, %llu stored bits)\n", out, arch,
                (unsigned long long)bl_model_stored_bits(m));

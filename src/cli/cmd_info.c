@@ -1,6 +1,5 @@
 /* cmd_info.c - `betlab info MODEL [--json]`: layers, shapes, stored bits,
  * metadata. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,30 +19,33 @@ static json_t *shape_json(bl_shape s)
     return json_pack("[iii]", (json_int_t)s.h, (json_int_t)s.w, (json_int_t)s.c);
 }
 
+typedef struct info_opts {
+    int json;
+} info_opts;
+
+static const cli_opt info_optv[] = {
+    CLI_FLAG("json", 'j', info_opts, json,
+             "print one JSON object (input encoding, layers, stored bits, checksum, metadata)", 0),
+    CLI_END,
+};
+
+const cli_spec cli_spec_info = {
+    "info", "layers, shapes, stored bits per layer, metadata", "MODEL", 1, 1, 0, info_optv,
+};
+
 int cmd_info(int argc, char **argv)
 {
-    int json = 0;
-    static const struct option longopts[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j': json = 1; break;
-        case 'h': printf("usage: betlab info MODEL [--json]\n"); return 0;
-        default: return cli_usage_error("info", "bad option");
-        }
-    }
-    if (optind != argc - 1)
-        return cli_usage_error("info", "expected exactly one MODEL");
-    const char *path = argv[optind];
+    info_opts o = { 0 };
+    cli_args a;
+    int prc = cli_parse(&cli_spec_info, argc, argv, &o, &a);
+    if (prc)
+        return cli_parse_exit(prc);
+    int json = o.json;
+    const char *path = a.argv[0];
     bl_model *m;
     bl_error err = { 0 };
     if (cli_load_model(path, &m, &err)) {
-        cli_error("%s", err.msg);
+        cli_cmd_error("info", "%s", err.msg);
         return BL_EXIT_RUNTIME;
     }
     uint64_t total = bl_model_stored_bits(m);

@@ -3,39 +3,43 @@
  * script name at 0 and ARGS from 1; a Lua error prints the message and
  * traceback on stderr and exits 1. */
 #include <stdio.h>
-#include <string.h>
 
 #include "cli/cli.h"
 #include "lua/executor.h"
 
+typedef struct run_opts {
+    int no_init;
+} run_opts;
+
+static const cli_opt run_optv[] = {
+    CLI_FLAG("no-init", 0, run_opts, no_init,
+             "do not run $XDG_CONFIG_HOME/betlab/init.lua first", 0),
+    CLI_END,
+};
+
+/* Options end at the script: what follows belongs to the script (arg[1..]). */
+const cli_spec cli_spec_run = {
+    "run", "run a Lua script (the betlab module, betlab-lua(7))", "FILE.lua|- [ARGS...]", 1, -1,
+    CLI_ARGS_STOP, run_optv,
+};
+
 int cmd_run(int argc, char **argv)
 {
-    int i = 1, no_init = 0;
-    for (; i < argc; i++) {
-        if (strcmp(argv[i], "--no-init") == 0)
-            no_init = 1;
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: betlab run [--no-init] FILE.lua|- [ARGS...]\n");
-            return 0;
-        } else if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        } else if (argv[i][0] == '-' && argv[i][1] != 0)
-            return cli_usage_error("run", "unknown option '%s'", argv[i]);
-        else
-            break;
-    }
-    if (i >= argc)
-        return cli_usage_error("run", "a script (FILE.lua, or - for stdin) is required");
+    run_opts o = { 0 };
+    cli_args a;
+    int prc = cli_parse(&cli_spec_run, argc, argv, &o, &a);
+    if (prc)
+        return cli_parse_exit(prc);
+    int no_init = o.no_init;
     bl_exec *x = bl_exec_new(NULL, NULL);
     if (!x) {
-        cli_error("cannot start Lua");
+        cli_cmd_error("run", "cannot start Lua");
         return BL_EXIT_RUNTIME;
     }
     bl_exec_install_signals(x);
     int rc = no_init ? BL_EXEC_OK : bl_exec_run_init(x);
     if (rc == BL_EXEC_OK)
-        rc = bl_exec_run_file(x, argv[i], argc - i - 1, argv + i + 1);
+        rc = bl_exec_run_file(x, a.argv[0], a.argc - 1, a.argv + 1);
     fflush(stdout);
     bl_exec_free(x);
     if (rc == BL_EXEC_HANGUP)

@@ -2,7 +2,6 @@
  * the packed model (.bnn) with its settings and test accuracy; Ctrl-C
  * saves a checkpoint that --resume continues from. */
 #include <cblas.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,12 +18,6 @@
 #include "cli/cli.h"
 #include "cli/env.h"
 #include "data/dataset.h"
-
-#define TRAIN_USAGE                                                                             \
-    "--arch fc|vgg3|SPEC --data fashion-mnist|TRAIN [--test-data TEST] --epochs E [--batch B] " \
-    "[--lr LR] [--flip-p P | --flip-p01 A --flip-p10 B] [--flip-mode exact|ste] "               \
-    "[--reg-margin LAMBDA,B] [--loss ce|mhl] [--seed S] [--threads T] [--limit N] "             \
-    "--out MODEL [--json] [--resume CKPT]"
 
 static volatile sig_atomic_t g_interrupted;
 
@@ -74,16 +67,6 @@ static int on_progress(void *vctx, const bl_train_progress *p)
     return g_interrupted != 0;
 }
 
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (!*s || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Load a dataset and cut it to its first `limit` samples (0 = all). */
 static int load_data(const char *name, size_t limit, bl_dataset **out, bl_error *err)
 {
@@ -115,139 +98,125 @@ static const char *base_name(const char *path, char *buf, size_t n)
     return buf;
 }
 
+typedef struct reg_margin {
+    double lambda, b;
+} reg_margin;
+
+typedef struct train_args {
+    const char *arch, *data, *test_data, *out, *resume;
+    long epochs, batch, seed, threads, limit;
+    double lr, flip_p, p01, p10;
+    int flip_mode, loss, json;
+    reg_margin reg;
+} train_args;
+
+/* --reg-margin LAMBDA,B: two non-negative numbers. */
+static int parse_reg_margin(void *field, const char *arg, char *msg, size_t n)
+{
+    reg_margin *r = field;
+    char *end;
+    double l = strtod(arg, &end);
+    if (end == arg || *end != ',') {
+        snprintf(msg, n, "--reg-margin wants LAMBDA,B (e.g. 0.1,1), not '%s'", arg);
+        return -1;
+    }
+    const char *bs = end + 1;
+    double b = strtod(bs, &end);
+    if (end == bs || *end || !(l >= 0 && l <= 1e6) || !(b >= 0 && b <= 1e6)) {
+        snprintf(msg, n, "--reg-margin wants LAMBDA,B in [0, 1e6], not '%s'", arg);
+        return -1;
+    }
+    r->lambda = l;
+    r->b = b;
+    return 0;
+}
+
+static const char *const flip_mode_words[] = { "exact", "ste", NULL };
+static const int flip_mode_values[] = { BL_FLIP_EXACT, BL_FLIP_STE };
+static const char *const loss_words[] = { "ce", "mhl", NULL };
+static const int loss_values[] = { BL_LOSS_CE, BL_LOSS_MHL };
+
+#define T train_args
+static const cli_opt train_optv[] = {
+    CLI_STR("arch", 'a', "fc|vgg3|SPEC", T, arch,
+            "the architecture: a reference name or a one-line SPEC", CLI_SHOW_REQUIRED),
+    CLI_STR("data", 'd', "fashion-mnist|TRAIN", T, data,
+            "the training set; fashion-mnist also tests on fashion-mnist:test",
+            CLI_SHOW_REQUIRED),
+    CLI_STR("test-data", 'T', "TEST", T, test_data, "the test set", 0),
+    CLI_INT("epochs", 'e', "E", 1, 100000, T, epochs, "epochs to train", CLI_SHOW_REQUIRED),
+    CLI_INT("batch", 'b', "B", 1, 65536, T, batch, "minibatch size (default 100)", 0),
+    CLI_REAL("lr", 'l', "LR", 0, 10, T, lr, "peak learning rate of the cosine schedule "
+             "(default 0.001)", CLI_LO_OPEN),
+    CLI_REAL("flip-p", 'p', "P", 0, 1, T, flip_p,
+             "flip each binarized weight with probability P in every minibatch", 0),
+    CLI_REAL("flip-p01", 0, "A", 0, 1, T, p01,
+             "asymmetric flips: a -1 weight becomes +1 with probability A (with --flip-p10)", 0),
+    CLI_REAL("flip-p10", 0, "B", 0, 1, T, p10,
+             "asymmetric flips: a +1 weight becomes -1 with probability B (with --flip-p01)", 0),
+    CLI_ENUM("flip-mode", 'm', flip_mode_words, flip_mode_values, T, flip_mode,
+             "exact: the gradient goes through a flip (times -1); ste (default): a flip is the "
+             "identity backwards", 0),
+    CLI_CALL("reg-margin", 'r', "LAMBDA,B", parse_reg_margin, T, reg,
+             "add LAMBDA * mean(max(0, B - |z|)) over hidden batch-normalised "
+             "pre-activations z", 0),
+    CLI_ENUM("loss", 'L', loss_words, loss_values, T, loss,
+             "softmax cross-entropy (default) or squared max-margin hinge", 0),
+    CLI_INT("seed", 's', "S", 0, CLI_INT_MAX, T, seed,
+            "seed of initialisation, shuffling and flips (default 1)", 0),
+    CLI_INT("threads", 't', "T", 1, 1024, T, threads,
+            "threads for OpenBLAS and the element-wise parts (default: one per CPU)", 0),
+    CLI_INT("limit", 'n', "N", 1, 1L << 40, T, limit,
+            "use only the first N training and test images", 0),
+    CLI_STR("out", 'o', "MODEL", T, out, "the .bnn file to write; Ctrl-C saves MODEL.ckpt",
+            CLI_REQUIRED),
+    CLI_FLAG("json", 'j', T, json, "print the per-epoch history and the test accuracy as JSON",
+             0),
+    CLI_STR("resume", 'R', "CKPT", T, resume,
+            "continue an interrupted run with the checkpoint's settings", 0),
+    CLI_END,
+};
+#undef T
+
+const cli_spec cli_spec_train = {
+    "train", "train a BNN with bit-flip injection; export a packed .bnn", NULL, 0, 0, 0,
+    train_optv,
+};
+
+/* Options that set the training itself: --resume takes them from the checkpoint. */
+static const char *const training_names[] = { "arch",     "epochs",    "batch", "lr",
+                                              "flip-p",   "flip-p01",  "flip-p10",
+                                              "flip-mode", "reg-margin", "loss", "seed",
+                                              "limit" };
+
 int cmd_train(int argc, char **argv)
 {
+    /* the OpenBLAS core-type fix runs in main.c (cli_process_start, cli/env.h) */
     bl_train_opts o;
     bl_train_opts_default(&o);
-    const char *arch = NULL, *data = NULL, *test_data = NULL, *out = NULL, *resume = NULL;
-    double flip_p = -1, p01 = -1, p10 = -1;
-    long limit = 0, threads = 0, epochs = 0;
-    int json = 0, training_opts = 0;
-    static const struct option longopts[] = {
-        { "arch", required_argument, NULL, 'a' },
-        { "data", required_argument, NULL, 'd' },
-        { "test-data", required_argument, NULL, 'T' },
-        { "epochs", required_argument, NULL, 'e' },
-        { "batch", required_argument, NULL, 'b' },
-        { "lr", required_argument, NULL, 'l' },
-        { "flip-p", required_argument, NULL, 'p' },
-        { "flip-p01", required_argument, NULL, '0' },
-        { "flip-p10", required_argument, NULL, '1' },
-        { "flip-mode", required_argument, NULL, 'm' },
-        { "reg-margin", required_argument, NULL, 'r' },
-        { "loss", required_argument, NULL, 'L' },
-        { "seed", required_argument, NULL, 's' },
-        { "threads", required_argument, NULL, 't' },
-        { "limit", required_argument, NULL, 'n' },
-        { "out", required_argument, NULL, 'o' },
-        { "json", no_argument, NULL, 'j' },
-        { "resume", required_argument, NULL, 'R' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c;
-    long v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "a:d:T:e:b:l:p:0:1:m:r:L:s:t:n:o:jR:h", longopts, NULL)) !=
-           -1) {
-        switch (c) {
-        case 'a':
-            arch = optarg;
-            training_opts = 1;
-            if (strlen(optarg) >= sizeof o.spec)
-                return cli_usage_error("train", "--arch: spec too long");
-            break;
-        case 'd': data = optarg; break;
-        case 'T': test_data = optarg; break;
-        case 'e':
-            if (cli_parse_long(optarg, 1, 100000, &epochs))
-                return cli_usage_error("train", "--epochs wants 1..100000, not '%s'", optarg);
-            training_opts = 1;
-            break;
-        case 'b':
-            if (cli_parse_long(optarg, 1, 65536, &v))
-                return cli_usage_error("train", "--batch wants 1..65536, not '%s'", optarg);
-            o.batch = (int)v;
-            training_opts = 1;
-            break;
-        case 'l':
-            if (parse_double(optarg, 1e-9, 10, &o.lr))
-                return cli_usage_error("train", "--lr wants a number in (0, 10], not '%s'", optarg);
-            training_opts = 1;
-            break;
-        case 'p':
-        case '0':
-        case '1': {
-            double *dst = c == 'p' ? &flip_p : c == '0' ? &p01 : &p10;
-            if (parse_double(optarg, 0, 1, dst))
-                return cli_usage_error("train", "--%s wants a probability in [0, 1], not '%s'",
-                                       c == 'p' ? "flip-p" : c == '0' ? "flip-p01" : "flip-p10",
-                                       optarg);
-            training_opts = 1;
-            break;
-        }
-        case 'm':
-            if (strcmp(optarg, "exact") == 0)
-                o.flip_mode = BL_FLIP_EXACT;
-            else if (strcmp(optarg, "ste") == 0)
-                o.flip_mode = BL_FLIP_STE;
-            else
-                return cli_usage_error("train", "--flip-mode wants exact or ste, not '%s'", optarg);
-            training_opts = 1;
-            break;
-        case 'r': {
-            char buf[128];
-            snprintf(buf, sizeof buf, "%s", optarg);
-            char *comma = strchr(buf, ',');
-            if (!comma)
-                return cli_usage_error("train", "--reg-margin wants LAMBDA,B (e.g. 0.1,1)");
-            *comma = 0;
-            if (parse_double(buf, 0, 1e6, &o.reg_lambda) ||
-                parse_double(comma + 1, 0, 1e6, &o.reg_b))
-                return cli_usage_error("train", "--reg-margin wants LAMBDA,B >= 0, not '%s'",
-                                       optarg);
-            training_opts = 1;
-            break;
-        }
-        case 'L':
-            if (strcmp(optarg, "ce") == 0)
-                o.loss = BL_LOSS_CE;
-            else if (strcmp(optarg, "mhl") == 0)
-                o.loss = BL_LOSS_MHL;
-            else
-                return cli_usage_error("train", "--loss wants ce or mhl, not '%s'", optarg);
-            training_opts = 1;
-            break;
-        case 's': {
-            char *end;
-            o.seed = strtoull(optarg, &end, 10);
-            if (!*optarg || *end || *optarg == '-')
-                return cli_usage_error("train", "--seed wants a non-negative integer, not '%s'",
-                                       optarg);
-            training_opts = 1;
-            break;
-        }
-        case 't':
-            if (cli_parse_long(optarg, 1, 1024, &threads))
-                return cli_usage_error("train", "--threads wants 1..1024, not '%s'", optarg);
-            break;
-        case 'n':
-            if (cli_parse_long(optarg, 1, 1L << 40, &limit))
-                return cli_usage_error("train", "--limit wants a positive integer, not '%s'",
-                                       optarg);
-            training_opts = 1;
-            break;
-        case 'o': out = optarg; break;
-        case 'j': json = 1; break;
-        case 'R': resume = optarg; break;
-        case 'h': printf("usage: betlab train %s\n", TRAIN_USAGE); return 0;
-        default: return cli_usage_error("train", "bad option");
-        }
-    }
-    if (optind != argc)
-        return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
-    if (!out)
-        return cli_usage_error("train", "--out MODEL is required");
+    train_args ta = { .batch = o.batch, .lr = o.lr, .seed = (long)o.seed, .flip_p = -1,
+                      .p01 = -1, .p10 = -1, .flip_mode = o.flip_mode, .loss = o.loss,
+                      .reg = { o.reg_lambda, o.reg_b } };
+    cli_args a;
+    int prc = cli_parse(&cli_spec_train, argc, argv, &ta, &a);
+    if (prc)
+        return cli_parse_exit(prc);
+    const char *arch = ta.arch, *data = ta.data, *test_data = ta.test_data, *out = ta.out,
+               *resume = ta.resume;
+    double flip_p = ta.flip_p, p01 = ta.p01, p10 = ta.p10;
+    long limit = ta.limit, threads = ta.threads, epochs = ta.epochs;
+    int json = ta.json, training_opts = 0;
+    for (size_t i = 0; i < sizeof training_names / sizeof *training_names; i++)
+        training_opts |= cli_given(&a, training_names[i]) != 0;
+    if (arch && strlen(arch) >= sizeof o.spec)
+        return cli_usage_error("train", "--arch: spec too long");
+    o.batch = (int)ta.batch;
+    o.lr = ta.lr;
+    o.seed = (uint64_t)ta.seed;
+    o.flip_mode = ta.flip_mode;
+    o.loss = ta.loss;
+    o.reg_lambda = ta.reg.lambda;
+    o.reg_b = ta.reg.b;
     if (resume && training_opts)
         return cli_usage_error("train", "--resume takes the training settings from the "
                                         "checkpoint; give only --out, --threads, --json, --data, "
@@ -325,9 +294,9 @@ int cmd_train(int argc, char **argv)
     if (trc == BL_ECANCELED) {
         bl_error cerr = { 0 };
         if (bl_trainer_save_checkpoint(t, ckpt, &cerr)) {
-            cli_error("interrupted; could not save the checkpoint: %s", cerr.msg);
+            cli_cmd_error("train", "interrupted; could not save the checkpoint: %s", cerr.msg);
         } else {
-            fprintf(stderr, "betlab: interrupted; checkpoint saved to %s\n"
+            fprintf(stderr, "betlab: train: interrupted; checkpoint saved to %s\n"
                             "        continue with: betlab train --resume %s --out %s\n",
                     ckpt, ckpt, out);
         }
@@ -404,7 +373,7 @@ int cmd_train(int argc, char **argv)
     rc = 0;
 fail:
     if (rc && err.msg[0])
-        cli_error("%s", err.msg);
+        cli_cmd_error("train", "%s", err.msg);
     bl_engine_free(e);
     bl_inputs_free(in);
     bl_model_free(m);

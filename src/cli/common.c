@@ -22,19 +22,37 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+void cli_cmd_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "betlab: %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("betlab: ", stderr);
+    if (cmd)
+        fprintf(stderr, "betlab: %s: ", cmd);
+    else
+        fputs("betlab: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
     int n;
     const bl_command *cmds = cli_commands(&n);
-    for (int i = 0; i < n; i++)
-        if (cmd && strcmp(cmds[i].name, cmd) == 0)
+    for (int i = 0; i < n; i++) {
+        if (!cmd || strcmp(cmds[i].name, cmd) != 0)
+            continue;
+        if (cmds[i].spec)
+            cli_print_usage(cmds[i].spec, stderr, "usage: ");
+        else
             fprintf(stderr, "usage: betlab %s %s\n", cmds[i].name, cmds[i].usage);
+    }
     if (!cmd)
         fprintf(stderr, "usage: betlab COMMAND [OPTIONS]; see betlab --help\n");
     return BL_EXIT_USAGE;
