@@ -643,6 +643,12 @@ static int rule_set_rate(rule *r, double ber, bl_error *err)
 
 int bl_fault_spec_set_rate(bl_fault_spec *spec, double ber, bl_error *err)
 {
+    return bl_fault_spec_set_target_rate(spec, BL_FT_COUNT, ber, err);
+}
+
+int bl_fault_spec_set_target_rate(bl_fault_spec *spec, bl_fault_target t, double ber,
+                                  bl_error *err)
+{
     if (!spec || !(ber >= 0 && ber <= 1))
         return bl_error_set(err, BL_ERANGE, "set_rate: rate %g outside [0, 1]", ber);
     /* all or nothing: work on a copy */
@@ -651,6 +657,8 @@ int bl_fault_spec_set_rate(bl_fault_spec *spec, double ber, bl_error *err)
         return bl_error_set(err, BL_ENOMEM, "out of memory");
     memcpy(tmp, spec->rules, spec->n * sizeof *tmp);
     for (size_t i = 0; i < spec->n; i++) {
+        if (t != BL_FT_COUNT && tmp[i].target != t)
+            continue;
         int rc = rule_set_rate(&tmp[i], ber, err);
         if (rc) {
             free(tmp);

@@ -119,6 +119,11 @@ size_t bl_fault_spec_count(const bl_fault_spec *spec); /* number of rules */
  * its parameters: bitflip p = ber; asym p01 = ber, p10 = ber / ratio;
  * stuck p0 = p1 = ber / 2; plugins name their rate parameter). */
 int bl_fault_spec_set_rate(bl_fault_spec *spec, double ber, bl_error *err);
+/* The same for the rules of one target only (BL_FT_COUNT: every rule): the
+ * workbench's sliders drive the weight rates and leave a spec's threshold
+ * and activation rates as given. */
+int bl_fault_spec_set_target_rate(bl_fault_spec *spec, bl_fault_target t, double ber,
+                                  bl_error *err);
 /* Rule override for one layer's target (the TUI's per-layer sliders):
  * sets the rate of the rule naming that layer and target, else adds one
  * copied from the "*" rule of that target, else adds bitflip:p=ber.

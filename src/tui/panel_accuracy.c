@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "study/evaluate.h"
 #include "tui/plot.h"
 #include "tui/tui.h"
 
@@ -29,10 +30,13 @@ static void draw(bl_tui *t, bl_grid *g, bl_rect r, int focused)
         char clean[32] = "";
         if (s->clean_valid)
             snprintf(clean, sizeof clean, "  clean %.2f%%", s->clean_acc * 100);
-        bl_grid_printf(g, x, y, in.x + in.w - x, ST_NORMAL,
-                       " [%.2f, %.2f] 95%% CI, %d map%s, %.0f ms%s",
-                       s->acc.lo * 100, s->acc.hi * 100, s->acc.reps, s->acc.reps == 1 ? "" : "s",
-                       s->acc.ms, clean);
+        bl_grid_printf(g, x, y, in.x + in.w - x, ST_NORMAL, " [%.2f, %.2f]%s",
+                       s->acc.lo * 100, s->acc.hi * 100, clean);
+        /* what the interval is, on its own line so it is never cut */
+        if (y + 1 < in.y + in.h)
+            bl_grid_printf(g, in.x + 1, ++y, in.w - 1, ST_DIM, "95%% CI: %s, %d map%s, %.0f ms",
+                           bl_ci_method_name((bl_ci_method)s->acc.method), s->acc.reps,
+                           s->acc.reps == 1 ? "" : "s", s->acc.ms);
     } else
         bl_grid_text(g, in.x + 1, y, in.w - 1, ST_DIM, "evaluating...");
     y++;

@@ -121,7 +121,9 @@ int tui_state_spec(const bl_tui_state *s, const bl_fault_registry *reg, char *ou
     int rc = bl_fault_spec_parse(reg, s->fault_kind, NULL, &spec, err);
     if (rc)
         return rc;
-    if ((rc = bl_fault_spec_set_rate(spec, 0, err)))
+    /* the sliders set the weight rates; rates the kind gives to thresholds
+     * or activations stay as given */
+    if ((rc = bl_fault_spec_set_target_rate(spec, BL_FT_WEIGHTS, 0, err)))
         goto out;
     for (int i = 0; i < s->nlayers; i++)
         if (s->layers[i].ber > 0 &&
