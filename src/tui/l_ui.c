@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bnn/model_names.h"
 #include "cluster/cluster.h"
 #include "lua/executor.h"
 #include "lua/lbl.h"
@@ -137,7 +138,8 @@ static int l_pin(lua_State *L)
     bl_inputs *in = NULL;
     bl_error err = { 0 };
     if (name) {
-        if (t->load_model(name, &m, &err) || bl_inputs_prepare(m, t->data, t->limit, &in, &err)) {
+        if (bl_model_resolve(name, t->settings, &m, NULL, 0, &err) ||
+            bl_inputs_prepare(m, t->data, t->limit, &in, &err)) {
             bl_model_free(m);
             return luaL_error(L, "betlab.ui.pin: %s", err.msg);
         }

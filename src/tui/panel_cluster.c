@@ -393,12 +393,13 @@ static void draw(bl_tui *t, bl_grid *g, bl_rect r, int focused)
     }
 }
 
-static int key(bl_tui *t, int k)
+static int key(bl_tui *t, int k, int is_char)
 {
     (void)t;
     (void)k;
+    (void)is_char;
     return 0;
 }
 
 const bl_panel tui_panel_cluster = { "cluster", draw, key,
-                                     "cluster: f(S) against k, exemplars; Esc returns" };
+                                     "cluster: f(S) against k, exemplars; Esc returns", NULL };

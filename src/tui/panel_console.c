@@ -301,5 +301,17 @@ static void draw(bl_tui *t, bl_grid *g, bl_rect r, int focused)
     }
 }
 
-const bl_panel tui_panel_console = { "console", draw, NULL,
-                                     "Lua console: Enter runs, Up/Down history, Esc leaves" };
+/* With the focus the console takes every key (Tab and the mouse are
+ * dispatched before it): Esc gives the focus back to the layers. */
+static int key(bl_tui *t, int k, int is_char)
+{
+    if (is_char && k == 27) {
+        t->s.focus = PANEL_LAYERS;
+        return 1;
+    }
+    tui_console_feed(t, k, is_char);
+    return 1;
+}
+
+const bl_panel tui_panel_console = { "console", draw, key,
+                                     "Lua console: Enter runs, Up/Down history, Esc leaves", NULL };

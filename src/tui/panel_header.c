@@ -26,4 +26,4 @@ static void draw(bl_tui *t, bl_grid *g, bl_rect r, int focused)
                    s->spec_text, sep, (unsigned long long)s->seed, speed);
 }
 
-const bl_panel tui_panel_header = { "header", draw, NULL, "" };
+const bl_panel tui_panel_header = { "header", draw, NULL, "", NULL };

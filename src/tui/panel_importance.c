@@ -33,4 +33,4 @@ static void draw(bl_tui *t, bl_grid *g, bl_rect r, int focused)
 }
 
 const bl_panel tui_panel_importance = { "importance", draw, NULL,
-                                        "importance: class changes when one neuron inverts" };
+                                        "importance: class changes when one neuron inverts", NULL };

@@ -93,4 +93,4 @@ static void draw(bl_tui *t, bl_grid *g, bl_rect r, int focused)
 }
 
 const bl_panel tui_panel_margins = { "margins", draw, NULL,
-                                     "margins of the selected layer; | = margin 2np" };
+                                     "margins of the selected layer; | = margin 2np", NULL };

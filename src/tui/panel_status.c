@@ -38,4 +38,4 @@ static void draw(bl_tui *t, bl_grid *g, bl_rect r, int focused)
         bl_grid_text(g, r.x + r.w - right, r.y, right, s->recording ? ST_ERROR : ST_STATUS, rt);
 }
 
-const bl_panel tui_panel_status = { "status", draw, NULL, "" };
+const bl_panel tui_panel_status = { "status", draw, NULL, "", NULL };

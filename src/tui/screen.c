@@ -177,6 +177,24 @@ int tui_screen_size(int *w, int *h)
     return 0;
 }
 
+/* Curses mouse event -> (x, y, TUI_MOUSE_*): buttons 4 and 5 are the
+ * wheel; every other event reported (mousemask above) is a left click. */
+int tui_screen_mouse(int *x, int *y, int *button)
+{
+    MEVENT ev;
+    if (getmouse(&ev) != OK)
+        return 0;
+    *x = ev.x;
+    *y = ev.y;
+    if (ev.bstate & BUTTON4_PRESSED)
+        *button = TUI_MOUSE_WHEEL_UP;
+    else if (ev.bstate & BUTTON5_PRESSED)
+        *button = TUI_MOUSE_WHEEL_DOWN;
+    else
+        *button = TUI_MOUSE_LEFT;
+    return 1;
+}
+
 static void run_cb(void *ctx, int x, int y, const bl_cell *cells, int n)
 {
     (void)ctx;

@@ -161,9 +161,6 @@ int tui_state_spec(const bl_tui_state *s, const bl_fault_registry *reg, char *ou
 void tui_fmt_ber(double ber, char *buf, size_t n);
 
 /* --- the application --- */
-/* Model name (shipped name, file, random:SPEC) -> model: the front end's
- * resolver, so src/tui needs no front-end header. */
-typedef int (*bl_tui_load_model_fn)(const char *name, bl_model **out, bl_error *err);
 typedef struct bl_tui_jobs bl_tui_jobs;
 typedef struct bl_exec bl_exec;
 
@@ -198,9 +195,8 @@ typedef struct bl_tui {
     int rl_ready;
     double last_key_t;    /* time of the last slider key (latency) */
     int limit;
-    bl_tui_load_model_fn load_model;  /* from bl_tui_opts */
     const char *trace;                /* from bl_tui_opts */
-    const bl_settings *settings;      /* from bl_tui_opts; never NULL */
+    const bl_settings *settings;      /* from bl_tui_opts (models, data, OpenCL) */
     struct tui_cluster_job *cl_job;   /* panel_cluster.c; NULL when none */
     int cl_pending;                   /* start s.cl.req once the job ends */
 } bl_tui;
@@ -306,14 +302,13 @@ int tui_save_screen(bl_tui *t, const char *path);
 
 /* app.c: the workbench as a whole.  The front end (cli/cmd_tui.c) fills
  * the options, environment included (NO_COLOR -> no_color,
- * BETLAB_TUI_TRACE -> trace), and gives the model-name resolver. */
+ * BETLAB_TUI_TRACE -> trace, the bl_settings it read). */
 typedef struct bl_tui_opts {
     const char *model, *data, *session, *demo;
     int no_color, ascii, no_mouse, no_init, limit;
     uint64_t seed;
-    bl_tui_load_model_fn load_model; /* model name -> model; required          */
     const char *trace;               /* append latencies (ms) here; NULL: off  */
-    const bl_settings *settings;     /* the front end's (data folder, OpenCL) */
+    const bl_settings *settings;     /* the front end's (models, data, OpenCL); NULL: none */
 } bl_tui_opts;
 /* Runs the workbench until the user quits or a signal ends it: 0, or -1
  * with err set when it could not start (no terminal, model, data ...). */
