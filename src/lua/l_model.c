@@ -287,7 +287,7 @@ static int camp_cancelled(void *ctx) { return lbl_progress_stop(ctx); }
 
 /* The evaluator's result as a Lua table: the first row's accuracy,
  * interval (and its method), repetitions, throughput. */
-static void push_eval(lua_State *L, const bl_evaluate_result *r)
+void lbl_push_eval(lua_State *L, const bl_evaluate_result *r)
 {
     const bl_evaluate_row *row = &r->rows[0];
     lua_createtable(L, 0, 16);
@@ -416,7 +416,7 @@ static int m_eval(lua_State *L)
         bl_evaluate_result_free(r);
         lbl_progress_finish(&prog, rc, "eval", &err);
     }
-    push_eval(L, r);
+    lbl_push_eval(L, r);
     bl_evaluate_result_free(r);
     lbl_rec_note(L, "eval", 1, 1, o ? 3 : 2, lua_gettop(L));
     return 1;

@@ -219,11 +219,14 @@ static int get_fn(lua_State *L, int o, const char *fn, const char *name)
     return 0;
 }
 
-/* bl.sweep{model=, data=, fault=, ber=, reps=, ci_width=, min_reps=,
- * max_reps=, seed=, threads=, limit=, on_progress=} */
-static int l_sweep(lua_State *L)
+/* The options of bl.sweep and bl.job.sweep into an evaluator
+ * configuration: fills cfg (fault text and the BER list stay on the Lua
+ * stack / in *bers, malloc'ed, the caller frees it), *ds and *limit;
+ * returns the progress function's index (0: none).  Raises on bad fields;
+ * ranges are the evaluator's to check. */
+int lbl_sweep_opts(lua_State *L, const char *fn, bl_evaluate_cfg *cfg, bl_dataset **ds,
+                   size_t *limit, double **bers)
 {
-    const char *fn = "bl.sweep";
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = { "model", "data", "fault", "ber", "reps", "ci_width",
                                         "min_reps", "max_reps", "seed", "threads", "limit",
@@ -234,27 +237,10 @@ static int l_sweep(lua_State *L)
     bl_model *m = lbl_check_model(L, -1);
     if (lua_getfield(L, 1, "data") == LUA_TNIL || !luaL_testudata(L, -1, LBL_DATASET))
         luaL_error(L, "%s: field 'data' must be a dataset, got %s", fn, luaL_typename(L, -1));
-    bl_dataset *ds = lbl_check_dataset(L, -1);
-    if (!bl_dataset_has_labels(ds))
+    *ds = lbl_check_dataset(L, -1);
+    if (!bl_dataset_has_labels(*ds))
         luaL_error(L, "%s: field 'data' must be a labelled dataset", fn);
-    const char *fault = "bitflip";
-    if (lua_getfield(L, 1, "fault") != LUA_TNIL) {
-        if (lua_type(L, -1) != LUA_TSTRING && !luaL_testudata(L, -1, LBL_FAULT))
-            luaL_error(L, "%s: field 'fault' must be a fault spec string or a fault object, got %s",
-                       fn, luaL_typename(L, -1));
-        if (lua_type(L, -1) == LUA_TSTRING)
-            fault = lua_tostring(L, -1);
-        else {
-            int owned;
-            struct bl_fault_spec *s = lbl_check_fault(L, -1, m, fn, &owned);
-            char *t = bl_fault_spec_format(s);
-            if (!t)
-                return luaL_error(L, "%s: out of memory", fn);
-            lua_pushstring(L, t);
-            free(t);
-            fault = lua_tostring(L, -1);
-        }
-    }
+    const char *fault = lbl_fault_text(L, 1, m, fn);
     if (lua_getfield(L, 1, "ber") == LUA_TSTRING) {
         /* "0,1e-3,0.01", "START:STOP:N" or "lin:START:STOP:N" */
         double *b;
@@ -271,35 +257,52 @@ static int l_sweep(lua_State *L)
         lua_setfield(L, 1, "ber");   /* keep the parsed list; the record shows numbers */
     }
     lua_pop(L, 1);
-    int reps = (int)lbl_opt_int(L, 1, fn, "reps", 0, INT_MIN, INT_MAX);
-    double ci_width = lbl_opt_number(L, 1, fn, "ci_width", 0);
-    int min_reps = (int)lbl_opt_int(L, 1, fn, "min_reps", 0, INT_MIN, INT_MAX);
-    int max_reps = (int)lbl_opt_int(L, 1, fn, "max_reps", 0, INT_MIN, INT_MAX);
-    uint64_t seed = lbl_opt_seed(L, 1, fn, "seed", 1);
-    int threads = lbl_threads(L, 1, fn);
-    size_t limit = (size_t)lbl_opt_int(L, 1, fn, "limit", 0, 0, LUA_MAXINTEGER);
+    *cfg = (bl_evaluate_cfg){ .model = m, .fault = fault ? fault : "bitflip" };
+    cfg->reps = (int)lbl_opt_int(L, 1, fn, "reps", 0, INT_MIN, INT_MAX);
+    cfg->ci_width = lbl_opt_number(L, 1, fn, "ci_width", 0);
+    cfg->min_reps = (int)lbl_opt_int(L, 1, fn, "min_reps", 0, INT_MIN, INT_MAX);
+    cfg->max_reps = (int)lbl_opt_int(L, 1, fn, "max_reps", 0, INT_MIN, INT_MAX);
+    cfg->seed = lbl_opt_seed(L, 1, fn, "seed", 1);
+    cfg->threads = lbl_threads(L, 1, fn);
+    *limit = (size_t)lbl_opt_int(L, 1, fn, "limit", 0, 0, LUA_MAXINTEGER);
     int fidx = get_fn(L, 1, fn, "on_progress");
-    bl_fault_registry *reg = lbl_faults(L);
-    /* BER list last: it is the only allocation before the C work; its
-     * values are checked by the evaluator */
-    lbl_sweep *u = lua_newuserdatauv(L, sizeof *u, 0);  /* before bers: may raise */
-    u->r = NULL;
-    luaL_setmetatable(L, LBL_SWEEP);
-    int res = lua_gettop(L);
-    size_t nbers;
-    double *bers = lbl_opt_numbers(L, 1, fn, "ber", &nbers);
-    if (!bers)
+    cfg->reg = lbl_faults(L);
+    /* BER list last: the only allocation; its values are checked by the
+     * evaluator */
+    *bers = lbl_opt_numbers(L, 1, fn, "ber", &cfg->nbers);
+    if (!*bers)
         return luaL_error(L, "%s: field 'ber' must be a list of numbers, got nil", fn);
+    cfg->bers = *bers;
+    return fidx;
+}
+
+void lbl_push_sweep(lua_State *L, bl_evaluate_result *r)
+{
+    lbl_sweep *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->r = r;
+    luaL_setmetatable(L, LBL_SWEEP);
+}
+
+/* bl.sweep{model=, data=, fault=, ber=, reps=, ci_width=, min_reps=,
+ * max_reps=, seed=, threads=, limit=, on_progress=} */
+static int l_sweep(lua_State *L)
+{
+    const char *fn = "bl.sweep";
+    lbl_push_sweep(L, NULL);  /* before the BER list is allocated: may raise */
+    int res = lua_gettop(L);
+    lbl_sweep *u = lua_touserdata(L, res);
+    bl_evaluate_cfg cfg;
+    bl_dataset *ds;
+    size_t limit;
+    double *bers;
+    int fidx = lbl_sweep_opts(L, fn, &cfg, &ds, &limit, &bers);
     lbl_progress prog;
     lbl_progress_init(&prog, L, fidx);
     bl_error err = { 0 };
     bl_inputs *in = NULL;
-    int rc = bl_inputs_prepare(m, ds, limit, &in, &err);
+    int rc = bl_inputs_prepare(cfg.model, ds, limit, &in, &err);
     if (!rc) {
-        bl_evaluate_cfg cfg = { .model = m, .inputs = in, .reg = reg, .fault = fault,
-                                .bers = bers, .nbers = nbers, .seed = seed, .reps = reps,
-                                .ci_width = ci_width, .min_reps = min_reps, .max_reps = max_reps,
-                                .threads = threads };
+        cfg.inputs = in;
         bl_evaluate_hooks hooks = { sweep_progress, sweep_cancelled, NULL, &prog };
         rc = bl_evaluate(&cfg, &hooks, &u->r, &err);
         if (!rc && lbl_interrupted())

@@ -116,6 +116,16 @@ struct bl_evaluate_cfg;
 const char *lbl_fault_text(lua_State *L, int o, const bl_model *m, const char *fn);
 void lbl_eval_opts(lua_State *L, int o, const bl_model *m, const char *fn,
                    struct bl_evaluate_cfg *cfg, size_t *limit);
+/* l_model.c: an evaluator result as m:eval's table. */
+struct bl_evaluate_result;
+void lbl_push_eval(lua_State *L, const struct bl_evaluate_result *r);
+/* l_study.c: bl.sweep's options (table at 1) and its result object (takes
+ * r, may be NULL: filled later). */
+int lbl_sweep_opts(lua_State *L, const char *fn, struct bl_evaluate_cfg *cfg, bl_dataset **ds,
+                   size_t *limit, double **bers);
+void lbl_push_sweep(lua_State *L, struct bl_evaluate_result *r);
+/* l_job.c: bl.job */
+void lbl_open_job(lua_State *L);
 /* Fault argument: a betlab.fault object or a spec string (parsed against
  * model m, may be NULL).  Returns a spec that *owned says whether the
  * caller must free. */

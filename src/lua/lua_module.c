@@ -360,6 +360,7 @@ int luaopen_betlab(lua_State *L)
     lbl_open_train(L);
     lbl_open_record(L);
     lbl_open_cluster(L);
+    lbl_open_job(L);
     /* submodules in package.loaded, so that errors raised in functions
      * called through pcall name them ("betlab.data.load") */
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);

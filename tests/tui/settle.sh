@@ -24,8 +24,15 @@ tm() { tmux -L "$S" "$@"; }
 screen() { tm capture-pane -p -t t; }
 # settled: no job text or placeholder left anywhere, the clean accuracy
 # and the panels' titles with their layer are shown
+# (below 80x24 only the layers and the console are drawn: the header's
+# accuracy and an empty job line are what can be seen there)
 settled() {
     sc=$(screen)
+    if [ "$W" -lt 80 ] || [ "$H" -lt 24 ]; then
+        echo "$sc" | head -1 | grep -q 'acc [0-9]' || return 1
+        echo "$sc" | tail -1 | grep -q '%' && return 1
+        return 0
+    fi
     echo "$sc" | grep -q 'clean [0-9]' || return 1
     echo "$sc" | grep -q 'Margins fc1' || return 1
     echo "$sc" | grep -q 'Importance fc1' || return 1
