@@ -144,7 +144,15 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
     if (!model_arg || !data_arg)
         return cli_usage_error("eval", "--model and --data are required");
-    (void)have_reps; /* combinations and ranges are the evaluator's to check */
+    (void)have_reps;
+    /* ranges and combinations are the evaluator's to check: before loading
+     * anything, so a bad value is a usage error */
+    bl_evaluate_cfg pc = { .fault = fault, .map = map_arg ? (const bl_fault_map *)1 : NULL,
+                           .reps = (int)reps, .ci_width = ci_width, .max_reps = (int)max_reps,
+                           .threads = (int)threads, .timing_repeats = (int)repeat };
+    bl_error perr = { 0 };
+    if (bl_evaluate_check_params(&pc, &perr))
+        return cli_usage_error("eval", "%s", perr.msg);
     if (save_map_arg && !fault)
         return cli_usage_error("eval", "--save-map needs --fault");
     if (map_arg && fault)
@@ -178,6 +186,7 @@ int cmd_eval(int argc, char **argv)
     }
     /* the evaluator checks every range; the engine is made only after */
     bl_evaluate_cfg cfg = { .model = m, .inputs = in, .reg = reg, .fault = fault, .map = map,
+                            .map_name = map_arg,
                             .seed = (uint64_t)seed, .reps = (int)reps, .ci_width = ci_width,
                             .max_reps = (int)max_reps, .threads = (int)threads,
                             .timing_repeats = (int)repeat };

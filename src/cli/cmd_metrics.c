@@ -121,7 +121,12 @@ int cmd_metrics(int argc, char **argv)
                  BL_IMP_BRUTE : BL_IMP_AUTO;
     int want_imp = strcmp(imp_arg, "none") != 0;
 
+    bl_metrics_cfg pc = { .what = BL_MET_MARGINS | BL_MET_ANALYTIC | BL_MET_MEASURED,
+                          .ber = ber, .reps = (int)reps, .threads = (int)threads,
+                          .importance_method = method };
     bl_error err = { 0 };
+    if (bl_metrics_check_params(&pc, &err))
+        return cli_usage_error("metrics", "%s", err.msg);
     bl_model *m = NULL;
     bl_dataset *ds = NULL;
     bl_inputs *in = NULL;

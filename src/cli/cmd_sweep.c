@@ -128,6 +128,13 @@ int cmd_sweep(int argc, char **argv)
     if (bl_parse_ber_list(ber_arg, &bers, &nbers, &err))
         return cli_usage_error("sweep", "%s", err.msg);
 
+    bl_evaluate_cfg pc = { .fault = fault, .bers = bers, .nbers = nbers, .reps = (int)reps,
+                           .ci_width = ci_width, .min_reps = (int)min_reps,
+                           .max_reps = (int)max_reps, .threads = (int)threads };
+    if (bl_evaluate_check_params(&pc, &err)) {
+        free(bers);
+        return cli_usage_error("sweep", "%s", err.msg);
+    }
     bl_model *m = NULL;
     bl_dataset *ds = NULL;
     bl_inputs *in = NULL;

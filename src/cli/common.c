@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/json_out.h"
 #include "bnn/model_names.h"
 #include "cli/env.h"
 
@@ -90,7 +91,7 @@ int cli_load_model(const char *arg, bl_model **out, bl_error *err)
 
 void cli_print_json(json_t *v)
 {
-    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    char *s = bl_json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (s) {
         fputs(s, stdout);
         fputc('\n', stdout);

@@ -369,6 +369,7 @@ void lbl_eval_opts(lua_State *L, int o, const bl_model *m, const char *fn, bl_ev
     *limit = (size_t)lbl_opt_int(L, o, fn, "limit", 0, 0, LUA_MAXINTEGER);
     cfg->fault = lbl_fault_text(L, o, m, fn);
     cfg->reg = cfg->fault ? lbl_faults(L) : NULL;
+    cfg->timing_repeats = cfg->fault ? 0 : 1; /* the clean model's throughput */
 }
 
 /* m:eval(ds [, {fault=, seed=, reps=, ci_width=, min_reps=, max_reps=,

@@ -44,12 +44,10 @@ static void bounds(const bl_evaluate_cfg *c, int *minr, int *maxr)
     }
 }
 
-int bl_evaluate_check(const bl_evaluate_cfg *c, bl_error *err)
+int bl_evaluate_check_params(const bl_evaluate_cfg *c, bl_error *err)
 {
-    if (!c || !c->model || !c->inputs)
-        return bl_error_set(err, BL_EINVAL, "evaluate: a model and inputs are required");
-    if (c->fault && !c->reg)
-        return bl_error_set(err, BL_EINVAL, "evaluate: a fault spec needs a fault registry");
+    if (!c)
+        return bl_error_set(err, BL_EINVAL, "evaluate: no configuration");
     if (c->fault && c->map)
         return bl_error_set(err, BL_EINVAL, "a fault spec and a saved fault map exclude each "
                             "other");
@@ -86,6 +84,18 @@ int bl_evaluate_check(const bl_evaluate_cfg *c, bl_error *err)
     if (c->timing_repeats < 0 || c->timing_repeats > BL_TIMING_REPEATS_MAX)
         return bl_error_set(err, BL_ERANGE, "timing repeats %d outside 1..%d",
                             c->timing_repeats, BL_TIMING_REPEATS_MAX);
+    return 0;
+}
+
+int bl_evaluate_check(const bl_evaluate_cfg *c, bl_error *err)
+{
+    int rc = bl_evaluate_check_params(c, err);
+    if (rc)
+        return rc;
+    if (!c->model || !c->inputs)
+        return bl_error_set(err, BL_EINVAL, "evaluate: a model and inputs are required");
+    if (c->fault && !c->reg)
+        return bl_error_set(err, BL_EINVAL, "evaluate: a fault spec needs a fault registry");
     if (!bl_inputs_labels(c->inputs))
         return bl_error_set(err, BL_EINVAL, "the inputs have no labels: cannot measure "
                             "accuracy");
@@ -159,6 +169,8 @@ static int eval_map(run *R, bl_evaluate_row *row, int rep, bl_error *err)
     int rc;
     if (cfg->map) {
         rc = bl_fault_map_apply(cfg->map, cfg->model, R->faulty, err);
+        if (rc && cfg->map_name)
+            bl_error_prefix(err, "%s", cfg->map_name);
         changed = bl_fault_map_bits(cfg->map);
     } else {
         bl_fault_stats st;

@@ -64,6 +64,7 @@ typedef struct bl_evaluate_cfg {
     const char *fault;              /* spec text, or NULL: no spec          */
     const bl_fault_map *map;        /* a saved map instead of a spec (one row,
                                        one map; excludes fault and bers)   */
+    const char *map_name;           /* its file, to name in errors (optional) */
     const double *bers;
     size_t nbers;                   /* 0: one row at the spec's own rates
                                        (ber NAN; `betlab eval --fault`)    */
@@ -127,6 +128,10 @@ typedef struct bl_evaluate_hooks {
 
 /* Check the configuration (ranges, labels, combinations) without running. */
 int bl_evaluate_check(const bl_evaluate_cfg *cfg, bl_error *err);
+/* Only the parameters (ranges and combinations; model and inputs may still
+ * be NULL): front ends call it before loading anything, so a bad value is
+ * reported as a usage error at once.  bl_evaluate_check includes it. */
+int bl_evaluate_check_params(const bl_evaluate_cfg *cfg, bl_error *err);
 /* Run synchronously; hooks may be NULL.  BL_ECANCELED when cancelled. */
 int bl_evaluate(const bl_evaluate_cfg *cfg, const bl_evaluate_hooks *hooks,
                 bl_evaluate_result **out, bl_error *err);

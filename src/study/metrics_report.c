@@ -27,8 +27,28 @@ void bl_metrics_result_free(bl_metrics_result *r)
 
 int bl_metrics_check(const bl_metrics_cfg *c, bl_error *err)
 {
-    if (!c || !c->model || !c->inputs)
+    int rc = bl_metrics_check_params(c, err);
+    if (rc)
+        return rc;
+    if (!c->model || !c->inputs)
         return bl_error_set(err, BL_EINVAL, "metrics: a model and inputs are required");
+    if ((c->what & (BL_MET_MEASURED | BL_MET_FAULTY_MARGINS)) && !c->reg)
+        return bl_error_set(err, BL_EINVAL, "metrics: fault injection needs a fault registry");
+    if (bl_inputs_count(c->inputs) == 0)
+        return bl_error_set(err, BL_EINVAL, "no inputs");
+    bl_hidden h;
+    if (c->layer && bl_hidden_find(c->model, c->layer, &h) < 0)
+        return bl_error_set(err, BL_ENOTFOUND, "no hidden layer '%s' (a weight layer followed "
+                            "by a threshold; see betlab info)", c->layer);
+    if (!c->layer && bl_hidden_layers(c->model, NULL, 0) == 0)
+        return bl_error_set(err, BL_EINVAL, "the model has no hidden (BN + sign) layers");
+    return 0;
+}
+
+int bl_metrics_check_params(const bl_metrics_cfg *c, bl_error *err)
+{
+    if (!c)
+        return bl_error_set(err, BL_EINVAL, "metrics: no configuration");
     if (!c->what || (c->what & ~(unsigned)(BL_MET_ALL | BL_MET_FAULTY_MARGINS)))
         return bl_error_set(err, BL_EINVAL, "metrics: nothing (or something unknown) to compute");
     if (!(c->ber >= 0.0 && c->ber <= 1.0))
@@ -42,18 +62,8 @@ int bl_metrics_check(const bl_metrics_cfg *c, bl_error *err)
         return bl_error_set(err, BL_EINVAL, "importance method must be auto, fast or brute");
     if (c->max_bins > 256)
         return bl_error_set(err, BL_ERANGE, "histogram bins %u outside 1..256", c->max_bins);
-    if ((c->what & (BL_MET_MEASURED | BL_MET_FAULTY_MARGINS)) && !c->reg)
-        return bl_error_set(err, BL_EINVAL, "metrics: fault injection needs a fault registry");
     if ((c->what & BL_MET_FAULTY_MARGINS) && !c->fault)
         return bl_error_set(err, BL_EINVAL, "metrics: margins under faults need a fault spec");
-    if (bl_inputs_count(c->inputs) == 0)
-        return bl_error_set(err, BL_EINVAL, "no inputs");
-    bl_hidden h;
-    if (c->layer && bl_hidden_find(c->model, c->layer, &h) < 0)
-        return bl_error_set(err, BL_ENOTFOUND, "no hidden layer '%s' (a weight layer followed "
-                            "by a threshold; see betlab info)", c->layer);
-    if (!c->layer && bl_hidden_layers(c->model, NULL, 0) == 0)
-        return bl_error_set(err, BL_EINVAL, "the model has no hidden (BN + sign) layers");
     return 0;
 }
 

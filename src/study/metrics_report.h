@@ -76,6 +76,9 @@ typedef struct bl_metrics_hooks {
 } bl_metrics_hooks;
 
 int bl_metrics_check(const bl_metrics_cfg *cfg, bl_error *err);
+/* Only the parameters (model and inputs may be NULL): for a front end to
+ * report bad values before loading anything.  Included in the above. */
+int bl_metrics_check_params(const bl_metrics_cfg *cfg, bl_error *err);
 int bl_metrics_run(const bl_metrics_cfg *cfg, const bl_metrics_hooks *hooks,
                    bl_metrics_result **out, bl_error *err);
 void bl_metrics_result_free(bl_metrics_result *r);

@@ -25,7 +25,8 @@ same() {  # description, file a, file b
         echo "FAIL: $1"; diff "$2" "$3" | head -10 | sed 's/^/  | /'; fails=$((fails + 1)); fi
 }
 # the rows of a sweep --json, without the timings
-rows() { grep -v -e '"seconds"' -e '"fault_seconds"' -e '"eval_seconds"' -e '"threads"' "$1"; }
+rows() { grep -v -e '"seconds"' -e '"fault_seconds"' -e '"eval_seconds"' -e '"threads"' \
+    -e '"images_per_s"' "$1"; }
 
 # a labelled CSV: 120 samples of 16 features + label (deterministic)
 awk 'BEGIN { s = 7; printf "f1";
