@@ -207,21 +207,25 @@ static lbl_job *push_job(lua_State *L, job_kind kind)
 static void free_model(void *p) { bl_model_free(p); }
 static void free_inputs(void *p) { bl_inputs_free(p); }
 
-/* The job's own model copy and inputs; raises (nothing leaks) on failure. */
-static void own_copies(lua_State *L, const char *fn, const bl_model *m, const bl_dataset *ds,
-                       size_t limit, bl_model **mc, bl_inputs **in, bl_job_opts *o)
+/* The job's own model copy and inputs, handed to the job in o->own (freed
+ * with it); on failure nothing is left allocated. */
+static int own_copies(const bl_model *m, const bl_dataset *ds, size_t limit, bl_model **mc,
+                      bl_inputs **in, bl_job_opts *o, bl_error *err)
 {
-    bl_error err = { 0 };
     *mc = NULL;
     *in = NULL;
-    if (bl_model_clone(m, mc, &err) || bl_inputs_prepare(*mc, ds, limit, in, &err)) {
+    int rc = bl_model_clone(m, mc, err);
+    if (!rc)
+        rc = bl_inputs_prepare(*mc, ds, limit, in, err);
+    if (rc) {
         bl_model_free(*mc);
-        lbl_fail(L, fn, &err);
+        return rc;
     }
     o->own.p[0] = *in;
     o->own.free[0] = free_inputs;
     o->own.p[1] = *mc;
     o->own.free[1] = free_model;
+    return 0;
 }
 
 static void start_failed(lua_State *L, const char *fn, bl_job_opts *o, bl_error *err)
@@ -249,10 +253,11 @@ static int l_job_eval(lua_State *L)
     bl_job_opts jo = { .kind = "eval" };
     bl_model *mc;
     bl_inputs *in;
-    own_copies(L, fn, m, ds, limit, &mc, &in, &jo);
+    bl_error err = { 0 };
+    if (own_copies(m, ds, limit, &mc, &in, &jo, &err))
+        return lbl_fail(L, fn, &err);
     cfg.model = mc;
     cfg.inputs = in;
-    bl_error err = { 0 };
     if (bl_eval_job_start(&cfg, &jo, &u->job, &err))
         start_failed(L, fn, &jo, &err);
     return 1;
@@ -273,18 +278,13 @@ static int l_job_sweep(lua_State *L)
         return luaL_error(L, "%s: field 'on_progress' is not for jobs: use j:progress()", fn);
     }
     bl_job_opts jo = { .kind = "sweep" };
-    bl_model *mc = NULL;
-    bl_inputs *in = NULL;
+    bl_model *mc;
+    bl_inputs *in;
     bl_error err = { 0 };
-    if (bl_model_clone(cfg.model, &mc, &err) || bl_inputs_prepare(mc, ds, limit, &in, &err)) {
-        bl_model_free(mc);
+    if (own_copies(cfg.model, ds, limit, &mc, &in, &jo, &err)) {
         free(bers);
         return lbl_fail(L, fn, &err);
     }
-    jo.own.p[0] = in;
-    jo.own.free[0] = free_inputs;
-    jo.own.p[1] = mc;
-    jo.own.free[1] = free_model;
     cfg.model = mc;
     cfg.inputs = in;
     int rc = bl_eval_job_start(&cfg, &jo, &u->job, &err); /* copies the BER list */
@@ -329,10 +329,11 @@ static int l_job_metrics(lua_State *L)
     bl_job_opts jo = { .kind = "metrics" };
     bl_model *mc;
     bl_inputs *in;
-    own_copies(L, fn, m, ds, limit, &mc, &in, &jo);
+    bl_error err = { 0 };
+    if (own_copies(m, ds, limit, &mc, &in, &jo, &err))
+        return lbl_fail(L, fn, &err);
     cfg.model = mc;
     cfg.inputs = in;
-    bl_error err = { 0 };
     if (bl_metrics_job_start(&cfg, &jo, &u->job, &err))
         start_failed(L, fn, &jo, &err);
     return 1;

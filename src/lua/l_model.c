@@ -275,32 +275,14 @@ static int m_clone(lua_State *L)
     return 1;
 }
 
-static void camp_progress(void *ctx, double fraction, const char *msg)
-{
-    lbl_progress *p = ctx;
-    lua_pushnumber(p->L, fraction);
-    lua_pushstring(p->L, msg ? msg : "");
-    lbl_progress_call(p, 2);
-}
 
-static int camp_cancelled(void *ctx) { return lbl_progress_stop(ctx); }
 
 /* The evaluator's result as a Lua table: the first row's accuracy,
  * interval (and its method), repetitions, throughput. */
 void lbl_push_eval(lua_State *L, const bl_evaluate_result *r)
 {
     const bl_evaluate_row *row = &r->rows[0];
-    lua_createtable(L, 0, 16);
-    lua_pushnumber(L, row->accuracy);
-    lua_setfield(L, -2, "accuracy");
-    lua_pushnumber(L, row->ci_low);
-    lua_setfield(L, -2, "ci_low");
-    lua_pushnumber(L, row->ci_high);
-    lua_setfield(L, -2, "ci_high");
-    lua_pushstring(L, bl_ci_method_name(row->ci_method));
-    lua_setfield(L, -2, "ci_method");
-    lua_pushinteger(L, row->reps);
-    lua_setfield(L, -2, "reps");
+    lbl_push_row(L, row);
     if (row->reps == 1) {
         lua_pushinteger(L, (lua_Integer)row->correct[0]);
         lua_setfield(L, -2, "correct");
@@ -311,20 +293,12 @@ void lbl_push_eval(lua_State *L, const bl_evaluate_result *r)
     lua_setfield(L, -2, "seconds");
     lua_pushnumber(L, r->clean_accuracy);
     lua_setfield(L, -2, "clean_accuracy");
-    lua_pushinteger(L, (lua_Integer)row->changed_bits);
-    lua_setfield(L, -2, "changed_bits");
     if (r->fault) {
         lua_pushinteger(L, (lua_Integer)r->seed);
         lua_setfield(L, -2, "seed");
         lua_pushstring(L, r->fault);
         lua_setfield(L, -2, "fault");
     }
-    lua_createtable(L, row->reps, 0);
-    for (int k = 0; k < row->reps; k++) {
-        lua_pushnumber(L, row->acc[k]);
-        lua_rawseti(L, -2, k + 1);
-    }
-    lua_setfield(L, -2, "accuracies");
     lua_pushinteger(L, (lua_Integer)r->images);
     lua_setfield(L, -2, "images");
 }
@@ -407,7 +381,7 @@ static int m_eval(lua_State *L)
     int rc = bl_inputs_prepare(m, ds, limit, &in, &err);
     if (!rc) {
         cfg.inputs = in;
-        bl_evaluate_hooks hooks = { camp_progress, camp_cancelled, NULL, &prog };
+        bl_evaluate_hooks hooks = { lbl_progress_hook, lbl_progress_stop_hook, NULL, &prog };
         rc = bl_evaluate(&cfg, &hooks, &r, &err);
         if (!rc && lbl_interrupted())
             rc = BL_ECANCELED;

@@ -52,17 +52,21 @@ static int sw_tostring(lua_State *L)
     return 1;
 }
 
-static void push_row(lua_State *L, const bl_evaluate_row *row)
+void lbl_push_row(lua_State *L, const bl_evaluate_row *row)
 {
-    lua_createtable(L, 0, 8);
-    lua_pushnumber(L, row->ber);
-    lua_setfield(L, -2, "ber");
+    lua_createtable(L, 0, 12);
+    if (!isnan(row->ber)) {
+        lua_pushnumber(L, row->ber);
+        lua_setfield(L, -2, "ber");
+    }
     lua_pushnumber(L, row->accuracy);
     lua_setfield(L, -2, "accuracy");
     lua_pushnumber(L, row->ci_low);
     lua_setfield(L, -2, "ci_low");
     lua_pushnumber(L, row->ci_high);
     lua_setfield(L, -2, "ci_high");
+    lua_pushstring(L, bl_ci_method_name(row->ci_method));
+    lua_setfield(L, -2, "ci_method");
     lua_pushinteger(L, row->reps);
     lua_setfield(L, -2, "reps");
     lua_pushinteger(L, (lua_Integer)row->changed_bits);
@@ -80,7 +84,7 @@ static int sw_rows(lua_State *L)
     bl_evaluate_result *r = check_sweep(L, 1);
     lua_createtable(L, (int)r->nrows, 0);
     for (size_t i = 0; i < r->nrows; i++) {
-        push_row(L, &r->rows[i]);
+        lbl_push_row(L, &r->rows[i]);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;
@@ -196,15 +200,7 @@ static int sw_table(lua_State *L)
     return 1;
 }
 
-static void sweep_progress(void *ctx, double fraction, const char *msg)
-{
-    lbl_progress *p = ctx;
-    lua_pushnumber(p->L, fraction);
-    lua_pushstring(p->L, msg ? msg : "");
-    lbl_progress_call(p, 2);
-}
 
-static int sweep_cancelled(void *ctx) { return lbl_progress_stop(ctx); }
 
 static int get_fn(lua_State *L, int o, const char *fn, const char *name)
 {
@@ -303,7 +299,7 @@ static int l_sweep(lua_State *L)
     int rc = bl_inputs_prepare(cfg.model, ds, limit, &in, &err);
     if (!rc) {
         cfg.inputs = in;
-        bl_evaluate_hooks hooks = { sweep_progress, sweep_cancelled, NULL, &prog };
+        bl_evaluate_hooks hooks = { lbl_progress_hook, lbl_progress_stop_hook, NULL, &prog };
         rc = bl_evaluate(&cfg, &hooks, &u->r, &err);
         if (!rc && lbl_interrupted())
             rc = BL_ECANCELED;

@@ -83,6 +83,10 @@ void lbl_progress_init(lbl_progress *p, lua_State *L, int fidx);
 /* Push args first (nargs), then call: pops them. */
 void lbl_progress_call(lbl_progress *p, int nargs);
 int lbl_progress_stop(const lbl_progress *p); /* failed or interrupted */
+/* The two as core hooks (ctx: the lbl_progress): on_progress(fraction, msg)
+ * and the cancellation poll of the evaluator and other long calls. */
+void lbl_progress_hook(void *ctx, double fraction, const char *msg);
+int lbl_progress_stop_hook(void *ctx);
 /* Cleanup done by caller first; this raises a pending callback error, or
  * "interrupted" when rc is BL_ECANCELED, or the bl_error when rc < 0. */
 void lbl_progress_finish(lbl_progress *p, int rc, const char *fn, const bl_error *err);
@@ -116,8 +120,12 @@ struct bl_evaluate_cfg;
 const char *lbl_fault_text(lua_State *L, int o, const bl_model *m, const char *fn);
 void lbl_eval_opts(lua_State *L, int o, const bl_model *m, const char *fn,
                    struct bl_evaluate_cfg *cfg, size_t *limit);
-/* l_model.c: an evaluator result as m:eval's table. */
+/* l_model.c: an evaluator result as m:eval's table; l_study.c: one row
+ * {ber (when set), accuracy, ci_low, ci_high, ci_method, reps,
+ * changed_bits, accuracies}. */
 struct bl_evaluate_result;
+struct bl_evaluate_row;
+void lbl_push_row(lua_State *L, const struct bl_evaluate_row *row);
 void lbl_push_eval(lua_State *L, const struct bl_evaluate_result *r);
 /* l_study.c: bl.sweep's options (table at 1) and its result object (takes
  * r, may be NULL: filled later). */

@@ -283,6 +283,16 @@ void lbl_progress_call(lbl_progress *p, int nargs)
 
 int lbl_progress_stop(const lbl_progress *p) { return p->failed || lbl_interrupted(); }
 
+void lbl_progress_hook(void *ctx, double fraction, const char *msg)
+{
+    lbl_progress *p = ctx;
+    lua_pushnumber(p->L, fraction);
+    lua_pushstring(p->L, msg ? msg : "");
+    lbl_progress_call(p, 2);
+}
+
+int lbl_progress_stop_hook(void *ctx) { return lbl_progress_stop(ctx); }
+
 void lbl_progress_finish(lbl_progress *p, int rc, const char *fn, const bl_error *err)
 {
     lua_State *L = p->L;

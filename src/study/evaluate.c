@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/progress.h"
 #include "study/stats.h"
 
 const char *bl_ci_method_name(bl_ci_method m)
@@ -104,19 +105,9 @@ int bl_evaluate_check(const bl_evaluate_cfg *c, bl_error *err)
     return 0;
 }
 
-static void report(const bl_evaluate_hooks *h, double f, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void report(const bl_evaluate_hooks *h, double f, const char *fmt, ...)
-{
-    if (!h || !h->progress)
-        return;
-    char buf[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    h->progress(h->ctx, f, buf);
-}
+/* Progress through the hooks (may be NULL). */
+#define report(h, f, ...) \
+    bl_progress_say((h) ? (h)->progress : NULL, (h) ? (h)->ctx : NULL, (f), __VA_ARGS__)
 
 static void row_ci(bl_evaluate_row *row, size_t images)
 {

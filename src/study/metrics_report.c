@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/progress.h"
 #include "study/evaluate.h"
 
 #define MAX_HIDDEN 64
@@ -67,19 +68,9 @@ int bl_metrics_check_params(const bl_metrics_cfg *c, bl_error *err)
     return 0;
 }
 
-static void report(const bl_metrics_hooks *h, double f, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void report(const bl_metrics_hooks *h, double f, const char *fmt, ...)
-{
-    if (!h || !h->progress)
-        return;
-    char buf[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    h->progress(h->ctx, f, buf);
-}
+/* Progress through the hooks (may be NULL). */
+#define report(h, f, ...) \
+    bl_progress_say((h) ? (h)->progress : NULL, (h) ? (h)->ctx : NULL, (f), __VA_ARGS__)
 
 static int stop(const bl_metrics_hooks *h, bl_error *err)
 {
