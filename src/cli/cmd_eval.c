@@ -1,6 +1,5 @@
 /* cmd_eval.c - `betlab eval`: accuracy and throughput of a model on a
  * dataset with the packed engine. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,119 +31,88 @@ static void human_rate(double v, char *buf, size_t n)
 static int save_map(const bl_fault_registry *reg, const char *fault, const bl_model *m,
                     uint64_t seed, const char *path, bl_error *err)
 {
-    bl_fault_spec *spec = NULL;
-    bl_model *faulty = NULL;
     bl_fault_map *map = NULL;
-    int rc = bl_fault_spec_parse(reg, fault, m, &spec, err);
-    if (!rc)
-        rc = bl_model_clone(m, &faulty, err);
-    if (!rc)
-        rc = bl_fault_apply(spec, m, faulty, seed, NULL, err);
-    if (!rc)
-        rc = bl_fault_map_diff(m, faulty, &map, err);
+    int rc = bl_fault_map_from_spec(reg, fault, m, seed, &map, err);
     if (!rc)
         rc = bl_fault_map_save(map, path, err);
     bl_fault_map_free(map);
-    bl_model_free(faulty);
-    bl_fault_spec_free(spec);
     return rc;
 }
 
+typedef struct eval_opts {
+    const char *model, *data, *fault, *save_map, *map;
+    long limit, threads, repeat, seed, reps, max_reps;
+    double ci_width;
+    int simd, json;
+    char *plugins[CLI_MAX_PLUGINS];
+    int nplugins;
+} eval_opts;
+
+static const char *const simd_words[] = { "portable", "avx2", "avx512", NULL };
+static const int simd_values[] = { BL_SIMD_PORTABLE, BL_SIMD_AVX2, BL_SIMD_AVX512 };
+
+/* reps, max-reps, ci-width, threads and repeat are range-checked by the
+ * evaluator (bl_evaluate_check_params), not here: the help quotes its
+ * limits */
+#define T eval_opts
+static const cli_opt eval_optv[] = {
+    CLI_STR("model", 'm', "MODEL", T, model,
+            "the model: a .bnn file, a shipped model's name or random:SPEC[@SEED]", CLI_REQUIRED),
+    CLI_STR("data", 'd', "DATA", T, data,
+            "the labelled dataset (fashion-mnist:test|train or a file)", CLI_REQUIRED),
+    CLI_INT("limit", 'n', "N", 1, 1L << 40, T, limit, "use only the first N inputs", 0),
+    CLI_INT_CORE("threads", 't', "T", T, threads,
+                 "worker threads, 1.." CLI_STRINGIFY(BL_THREADS_MAX)
+                 " (default 0: one per CPU); results are identical for any count", 0),
+    CLI_ENUM("simd", 's', simd_words, simd_values, T, simd,
+             "force a SIMD level of the engine (default: the best this CPU has)", 0),
+    CLI_INT_CORE("repeat", 'r', "R", T, repeat,
+                 "time R clean evaluations and report the best, 1.."
+                 CLI_STRINGIFY(BL_TIMING_REPEATS_MAX) " (default 1)", 0),
+    CLI_FLAG("json", 'j', T, json, "print one JSON object", 0),
+    CLI_STR("fault", 'f', "SPEC", T, fault,
+            "evaluate under this fault spec at its own rates (bitflip:p=0.01, "
+            "fc1.activations=bitflip:p=0.002, a plugin's kind ...)", 0),
+    CLI_INT("seed", 'S', "S", 0, CLI_INT_MAX, T, seed,
+            "seed of the coupled fault maps; repetition r uses S + r (default 1)", 0),
+    CLI_INT_CORE("reps", 'R', "R", T, reps,
+                 "fault maps, 1.." CLI_STRINGIFY(BL_REPS_MAX) " (default 1); excludes --ci-width",
+                 0),
+    CLI_REAL_CORE("ci-width", 'w', "W", T, ci_width,
+                  "stopping rule: add maps until the 95% CI half-width is at most W, in (0, 1]",
+                  0),
+    CLI_INT_CORE("max-reps", 'M', "R", T, max_reps,
+                 "most maps of the stopping rule, 1.." CLI_STRINGIFY(BL_REPS_MAX)
+                 " (default 100)", 0),
+    CLI_STR("save-map", 'W', "FILE.bfm", T, save_map,
+            "save the weight and threshold faults of seed S as a fault map", 0),
+    CLI_STR("map", 'F', "FILE.bfm", T, map, "evaluate with a saved fault map applied", 0),
+    CLI_LIST("plugin", 'p', "NAME|FILE.so", CLI_MAX_PLUGINS, T, plugins, nplugins,
+             "load a fault-model plugin, by name (searched in BETLAB_PLUGIN_PATH, ./plugins, "
+             "the shipped folder) or by file", 0),
+    CLI_END,
+};
+#undef T
+
+const cli_spec cli_spec_eval = {
+    "eval", "accuracy and throughput of a model on a dataset, clean or under faults", NULL, 0,
+    0, 0, eval_optv,
+};
+
 int cmd_eval(int argc, char **argv)
 {
-    const char *model_arg = NULL, *data_arg = NULL, *simd_arg = NULL;
-    long limit = 0, threads = 0, repeat = 1, seed = 1, reps = 0, max_reps = 0;
-    int json = 0, have_reps = 0;
-    double ci_width = 0;
-    const char *fault = NULL, *save_map_arg = NULL, *map_arg = NULL;
-    char *plugins[CLI_MAX_PLUGINS];
-    int np = 0;
-    static const struct option longopts[] = {
-        { "model", required_argument, NULL, 'm' },
-        { "data", required_argument, NULL, 'd' },
-        { "limit", required_argument, NULL, 'n' },
-        { "threads", required_argument, NULL, 't' },
-        { "simd", required_argument, NULL, 's' },
-        { "repeat", required_argument, NULL, 'r' },
-        { "json", no_argument, NULL, 'j' },
-        { "fault", required_argument, NULL, 'f' },
-        { "seed", required_argument, NULL, 'S' },
-        { "reps", required_argument, NULL, 'R' },
-        { "ci-width", required_argument, NULL, 'w' },
-        { "max-reps", required_argument, NULL, 'M' },
-        { "plugin", required_argument, NULL, 'p' },
-        { "save-map", required_argument, NULL, 'W' },
-        { "map", required_argument, NULL, 'F' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "m:d:n:t:s:r:jf:S:R:w:M:p:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model_arg = optarg; break;
-        case 'd': data_arg = optarg; break;
-        case 'n':
-            if (cli_parse_long(optarg, 1, 1L << 40, &limit))
-                return cli_usage_error("eval", "--limit wants a positive integer, not '%s'", optarg);
-            break;
-        case 't':
-            if (cli_parse_long(optarg, -1000000, 1000000, &threads))
-                return cli_usage_error("eval", "--threads wants an integer, not '%s'", optarg);
-            break;
-        case 'r':
-            if (cli_parse_long(optarg, -1000000, 1000000, &repeat))
-                return cli_usage_error("eval", "--repeat wants an integer, not '%s'", optarg);
-            break;
-        case 's':
-            simd_arg = optarg;
-            if (bl_simd_parse(optarg) < 0)
-                return cli_usage_error("eval", "--simd wants portable, avx2 or avx512, not '%s'",
-                                       optarg);
-            break;
-        case 'j': json = 1; break;
-        case 'f': fault = optarg; break;
-        case 'S':
-            if (cli_parse_long(optarg, 0, 1L << 62, &seed))
-                return cli_usage_error("eval", "--seed wants a non-negative integer, not '%s'",
-                                       optarg);
-            break;
-        case 'R':
-            if (cli_parse_long(optarg, -1000000000, 1000000000, &reps))
-                return cli_usage_error("eval", "--reps wants an integer, not '%s'", optarg);
-            have_reps = 1;
-            break;
-        case 'w': {
-            char *end;
-            ci_width = strtod(optarg, &end);
-            if (end == optarg || *end)
-                return cli_usage_error("eval", "--ci-width wants a number, not '%s'", optarg);
-            break;
-        }
-        case 'M':
-            if (cli_parse_long(optarg, -1000000000, 1000000000, &max_reps))
-                return cli_usage_error("eval", "--max-reps wants an integer, not '%s'", optarg);
-            break;
-        case 'p':
-            if (cli_add_plugin("eval", plugins, &np, optarg))
-                return BL_EXIT_USAGE;
-            break;
-        case 'W': save_map_arg = optarg; break;
-        case 'F': map_arg = optarg; break;
-        case 'h':
-            printf("usage: betlab eval --model MODEL --data DATA [--limit N] [--threads T] "
-                   "[--simd LEVEL] [--repeat R] [--json] [--fault SPEC [--seed S] "
-                   "[--reps R | --ci-width W [--max-reps R]] [--save-map FILE.bfm]] "
-                   "[--map FILE.bfm] [--plugin FILE.so]\n");
-            return 0;
-        default: return cli_usage_error("eval", "bad option");
-        }
-    }
-    if (optind != argc)
-        return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
-    if (!model_arg || !data_arg)
-        return cli_usage_error("eval", "--model and --data are required");
-    (void)have_reps;
+    eval_opts o = { .repeat = 1, .seed = 1, .simd = -1 };
+    cli_args a;
+    int prc = cli_parse(&cli_spec_eval, argc, argv, &o, &a);
+    if (prc)
+        return cli_parse_exit(prc);
+    const char *model_arg = o.model, *data_arg = o.data, *fault = o.fault,
+               *save_map_arg = o.save_map, *map_arg = o.map;
+    long limit = o.limit, threads = o.threads, repeat = o.repeat, seed = o.seed, reps = o.reps,
+         max_reps = o.max_reps;
+    double ci_width = o.ci_width;
+    int json = o.json, np = o.nplugins;
+    char **plugins = o.plugins;
     /* ranges and combinations are the evaluator's to check: before loading
      * anything, so a bad value is a usage error */
     bl_evaluate_cfg pc = { .fault = fault, .map = map_arg ? (const bl_fault_map *)1 : NULL,
@@ -174,11 +142,11 @@ int cmd_eval(int argc, char **argv)
     if (map_arg && bl_fault_map_load(map_arg, &map, &err))
         goto fail;
     bl_engine_opts opts = { .threads = (int)threads, .simd = 0, .simd_set = 0 };
-    if (simd_arg) {
-        int want = bl_simd_parse(simd_arg);
+    if (o.simd >= 0) {
+        int want = o.simd;
         if (want > (int)bl_simd_supported()) {
             bl_error_set(&err, BL_EUNSUPPORTED, "this CPU does not support --simd %s (best: %s)",
-                         simd_arg, bl_simd_name(bl_simd_supported()));
+                         bl_simd_name((bl_simd)want), bl_simd_name(bl_simd_supported()));
             goto fail;
         }
         opts.simd = want;
@@ -270,7 +238,7 @@ int cmd_eval(int argc, char **argv)
     rc = 0;
 fail:
     if (rc)
-        cli_error("%s", err.msg);
+        cli_cmd_error("eval", "%s", err.msg);
     bl_evaluate_result_free(r);
     bl_fault_map_free(map);
     bl_fault_registry_free(reg);

@@ -168,6 +168,11 @@ int bl_fault_map_diff(const bl_model *clean, const bl_model *faulty, bl_fault_ma
 int bl_fault_map_apply(const bl_fault_map *map, const bl_model *clean, bl_model *faulty,
                        bl_error *err);
 int bl_fault_map_save(const bl_fault_map *map, const char *path, bl_error *err);
+/* The weight and threshold faults that spec text `spec` applies to m with
+ * coupled seed `seed` (repetition 0), as a map: so another model or setting
+ * can be evaluated on exactly the same flipped bits (`eval --save-map`). */
+int bl_fault_map_from_spec(const bl_fault_registry *reg, const char *spec, const bl_model *m,
+                           uint64_t seed, bl_fault_map **out, bl_error *err);
 int bl_fault_map_load(const char *path, bl_fault_map **out, bl_error *err);
 void bl_fault_map_free(bl_fault_map *map);
 /* In memory (load/save and fuzzing); `what` names the source in errors. */

@@ -394,3 +394,21 @@ int bl_fault_map_load(const char *path, bl_fault_map **out, bl_error *err)
     free(b);
     return rc;
 }
+
+int bl_fault_map_from_spec(const bl_fault_registry *reg, const char *spec, const bl_model *m,
+                           uint64_t seed, bl_fault_map **out, bl_error *err)
+{
+    *out = NULL;
+    bl_fault_spec *sp = NULL;
+    bl_model *faulty = NULL;
+    int rc = bl_fault_spec_parse(reg, spec, m, &sp, err);
+    if (!rc)
+        rc = bl_model_clone(m, &faulty, err);
+    if (!rc)
+        rc = bl_fault_apply(sp, m, faulty, seed, NULL, err);
+    if (!rc)
+        rc = bl_fault_map_diff(m, faulty, out, err);
+    bl_model_free(faulty);
+    bl_fault_spec_free(sp);
+    return rc;
+}
