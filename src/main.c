@@ -11,33 +11,21 @@
 
 #include "base/version.h"
 
-/* Commands without an option table yet carry a plain usage string and
- * summary; they are converted to opts.h one by one (see its comment). */
+/* name, option table (src/cli/cmd_NAME.c), exec */
 static const bl_command commands[] = {
-    { "info", &cli_spec_info, NULL, NULL, cmd_info },
-    { "eval", NULL,
-      "--model MODEL --data DATA [--limit N] [--threads T] [--simd LEVEL] [--repeat R] [--json]",
-      "accuracy and throughput of a model on a dataset", cmd_eval },
-    { "train", &cli_spec_train, NULL, NULL, cmd_train },
-    { "run", &cli_spec_run, NULL, NULL, cmd_run },
-    { "console", &cli_spec_console, NULL, NULL, cmd_console },
-    { "import", &cli_spec_import, NULL, NULL, cmd_import },
-    { "sweep", NULL,
-      "--model M --data D --fault MODEL --ber LIST [--reps R | --ci-width W [--max-reps R]] "
-      "[--seed S] [--csv FILE] [--json] [--limit N] [--threads T] [--plugin FILE.so]",
-      "accuracy over BERs x repetitions of coupled fault maps, with 95% CIs", cmd_sweep },
-    { "metrics", NULL,
-      "--model M --data D [--layer L] [--ber P] [--limit N] [--reps R] [--seed S] [--json] "
-      "[--plugin FILE.so]",
-      "margins, analytic vs measured flip fraction, neuron importance per layer", cmd_metrics },
-    { "tui", NULL,
-      "[--model M] [--data D] [--limit N] [--seed S] [--session F] [--demo F] [--no-color] "
-      "[--ascii] [--no-mouse]",
-      "the interactive workbench (ncurses; also `betlab` alone on a terminal)", cmd_tui },
-    { "faults", &cli_spec_faults, NULL, NULL, cmd_faults },
-    { "devices", &cli_spec_devices, NULL, NULL, cmd_devices },
-    { "cluster", &cli_spec_cluster, NULL, NULL, cmd_cluster },
-    { "subset", &cli_spec_subset, NULL, NULL, cmd_subset },
+    { "info", &cli_spec_info, cmd_info },
+    { "eval", &cli_spec_eval, cmd_eval },
+    { "train", &cli_spec_train, cmd_train },
+    { "run", &cli_spec_run, cmd_run },
+    { "console", &cli_spec_console, cmd_console },
+    { "import", &cli_spec_import, cmd_import },
+    { "sweep", &cli_spec_sweep, cmd_sweep },
+    { "metrics", &cli_spec_metrics, cmd_metrics },
+    { "tui", &cli_spec_tui, cmd_tui },
+    { "faults", &cli_spec_faults, cmd_faults },
+    { "devices", &cli_spec_devices, cmd_devices },
+    { "cluster", &cli_spec_cluster, cmd_cluster },
+    { "subset", &cli_spec_subset, cmd_subset },
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
@@ -45,11 +33,6 @@ const bl_command *cli_commands(int *n)
 {
     *n = (int)NCOMMANDS;
     return commands;
-}
-
-static const char *summary(const bl_command *c)
-{
-    return c->spec ? c->spec->summary : c->summary;
 }
 
 static void help(FILE *f)
@@ -60,14 +43,10 @@ static void help(FILE *f)
                "       betlab --help | --version\n\n");
     fprintf(f, "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, summary(&commands[i]));
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].spec->summary);
     fprintf(f, "\nusage of each command (betlab COMMAND --help describes its options):\n");
-    for (size_t i = 0; i < NCOMMANDS; i++) {
-        if (commands[i].spec)
-            cli_print_usage(commands[i].spec, f, "  ");
-        else
-            fprintf(f, "  betlab %s %s\n", commands[i].name, commands[i].usage);
-    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        cli_print_usage(commands[i].spec, f, "  ");
     fprintf(f, "\nMODEL: a .bnn file, the name of a shipped model, or random:SPEC[@SEED]\n"
                "DATA:  fashion-mnist:test|train, or an IDX/CIFAR/CSV/.npy/.npz file\n"
                "See betlab(1), betlab-format(5).\n");
@@ -98,14 +77,14 @@ static int unknown_command(const char *name)
 
 /* `betlab help --man [CMD...]`: the man page's SYNOPSIS blocks, generated
  * from the option tables (tests/cli/test_synopsis.sh compares them with
- * man/betlab.1).  Commands without a table print nothing. */
+ * man/betlab.1). */
 static int man_synopsis(int argc, char **argv)
 {
     for (size_t i = 0; i < NCOMMANDS; i++) {
         int wanted = argc == 0;
         for (int k = 0; k < argc; k++)
             wanted |= strcmp(argv[k], commands[i].name) == 0;
-        if (wanted && commands[i].spec)
+        if (wanted)
             cli_print_synopsis_roff(commands[i].spec, stdout);
     }
     for (int k = 0; k < argc; k++)
@@ -130,12 +109,8 @@ static int help_command(int argc, char **argv)
     const bl_command *c = find(argv[1]);
     if (!c)
         return unknown_command(argv[1]);
-    if (c->spec) {
-        cli_print_help(c->spec, stdout);
-        return BL_EXIT_OK;
-    }
-    char *hargv[] = { argv[1], "--help", NULL };
-    return c->exec(2, hargv);
+    cli_print_help(c->spec, stdout);
+    return BL_EXIT_OK;
 }
 
 int main(int argc, char **argv)

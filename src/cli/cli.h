@@ -18,15 +18,14 @@
 
 typedef struct bl_command {
     const char *name;
-    const cli_spec *spec; /* the option table; NULL for a command not yet converted */
-    const char *usage;    /* only without spec: after "betlab NAME " */
-    const char *summary;  /* only without spec: one line for --help */
+    const cli_spec *spec; /* the option table: summary, usage, help and man SYNOPSIS */
     int (*exec)(int argc, char **argv);
 } bl_command;
 
-/* The option tables of the converted commands (in their cmd_NAME.c). */
-extern const cli_spec cli_spec_info, cli_spec_import, cli_spec_train, cli_spec_run,
-    cli_spec_console, cli_spec_faults, cli_spec_devices, cli_spec_cluster, cli_spec_subset;
+/* The option tables of the commands (each in its cmd_NAME.c). */
+extern const cli_spec cli_spec_info, cli_spec_eval, cli_spec_import, cli_spec_train,
+    cli_spec_run, cli_spec_console, cli_spec_sweep, cli_spec_metrics, cli_spec_tui,
+    cli_spec_faults, cli_spec_devices, cli_spec_cluster, cli_spec_subset;
 
 /* Print "betlab: <msg>" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -50,9 +49,6 @@ int cli_load_model(const char *arg, bl_model **out, bl_error *err);
 int cli_load_inputs(const char *model_arg, const char *data_arg, size_t limit, int need_labels,
                     bl_model **m, bl_dataset **ds, bl_inputs **in, bl_error *err);
 
-/* Strict number parsing for option values: 0 ok, -1 bad. */
-int cli_parse_long(const char *s, long min, long max, long *out);
-
 /* Print a JSON value on stdout (indent 2, keys in insertion order, real numbers
  * in the shortest form that reads back as the same double: base/json_out.h)
  * followed by a newline; steals the reference. */
@@ -74,11 +70,10 @@ int cmd_devices(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_subset(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
-/* --plugin FILE.so is repeatable: commands collect the paths in an array of
- * CLI_MAX_PLUGINS with cli_add_plugin (0, or the usage-error exit code). */
+/* --plugin NAME|FILE.so is repeatable: commands collect the arguments with
+ * CLI_LIST(..., CLI_MAX_PLUGINS, ...) in their option table. */
 #define CLI_MAX_PLUGINS 64
-int cli_add_plugin(const char *cmd, char **plugins, int *np, char *path);
-/* Registry of built-in fault kinds plus the --plugin files. */
+/* Registry of built-in fault kinds plus the --plugin names and files. */
 int cli_fault_registry(char **plugins, int nplugins, bl_fault_registry **out, bl_error *err);
 
 #endif

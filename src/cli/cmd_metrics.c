@@ -1,7 +1,6 @@
 /* cmd_metrics.c - `betlab metrics`: per hidden layer, the neuron-level
  * margin metric, the analytic vs Monte-Carlo flip fraction at a BER, and
  * the inter-neuron importance (study/metrics.h). */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "bnn/engine.h"
 #include "cli/cli.h"
 #include "data/dataset.h"
+#include "study/evaluate.h"
 #include "study/metrics_report.h"
 
 
@@ -39,87 +39,71 @@ static void print_hist(const bl_margin_summary *s)
     }
 }
 
+typedef struct metrics_opts {
+    const char *model, *data, *layer;
+    long limit, reps, seed, threads;
+    double ber;
+    int importance, json;
+    char *plugins[CLI_MAX_PLUGINS];
+    int nplugins;
+} metrics_opts;
+
+/* --importance: the core's methods, or none (skip it) */
+enum { IMP_NONE = -1 };
+static const char *const importance_words[] = { "auto", "fast", "brute", "none", NULL };
+static const int importance_values[] = { BL_IMP_AUTO, BL_IMP_FAST, BL_IMP_BRUTE, IMP_NONE };
+
+/* ber, reps and threads are range-checked by the metrics call
+ * (bl_metrics_check_params), not here: the help quotes its limits */
+#define T metrics_opts
+static const cli_opt metrics_optv[] = {
+    CLI_STR("model", 'm', "MODEL", T, model,
+            "the model: a .bnn file, a shipped model's name or random:SPEC[@SEED]", CLI_REQUIRED),
+    CLI_STR("data", 'd', "DATA", T, data,
+            "the dataset (fashion-mnist:test|train or a file; labels not needed)", CLI_REQUIRED),
+    CLI_STR("layer", 'L', "L", T, layer,
+            "only this hidden layer, named by its weight layer (fc2, conv1)", 0),
+    CLI_REAL_CORE("ber", 'b', "P", T, ber,
+                  "BER of the analytic and measured flip fraction, in [0, 1] (default 0.01)", 0),
+    CLI_INT("limit", 'n', "N", 0, 1L << 40, T, limit,
+            "use only the first N inputs (default 1000; 0 = all)", 0),
+    CLI_INT_CORE("reps", 'r', "R", T, reps,
+                 "Monte-Carlo fault maps, 1.." CLI_STRINGIFY(BL_REPS_MAX) " (default 10)", 0),
+    CLI_INT("seed", 's', "S", 0, CLI_INT_MAX, T, seed,
+            "seed of the first fault map; map r uses S + r (default 1)", 0),
+    CLI_INT_CORE("threads", 't', "T", T, threads,
+                 "worker threads, 1.." CLI_STRINGIFY(BL_THREADS_MAX)
+                 " (default 0: one per CPU)", 0),
+    CLI_ENUM("importance", 'i', importance_words, importance_values, T, importance,
+             "how neuron importance is computed (default auto), or none", 0),
+    CLI_FLAG("json", 'j', T, json, "print one JSON object", 0),
+    CLI_LIST("plugin", 'p', "NAME|FILE.so", CLI_MAX_PLUGINS, T, plugins, nplugins,
+             "load a fault-model plugin, by name (searched in BETLAB_PLUGIN_PATH, ./plugins, "
+             "the shipped folder) or by file", 0),
+    CLI_END,
+};
+#undef T
+
+const cli_spec cli_spec_metrics = {
+    "metrics", "margins, analytic vs measured flip fraction, neuron importance per layer", NULL,
+    0, 0, 0, metrics_optv,
+};
+
 int cmd_metrics(int argc, char **argv)
 {
-    const char *model_arg = NULL, *data_arg = NULL, *layer = NULL, *imp_arg = "auto";
-    char *plugins[CLI_MAX_PLUGINS];
-    int np = 0, json = 0;
-    long limit = 1000, threads = 0, reps = 10, seed = 1;
-    double ber = 0.01;
-    static const struct option longopts[] = {
-        { "model", required_argument, NULL, 'm' },
-        { "data", required_argument, NULL, 'd' },
-        { "layer", required_argument, NULL, 'L' },
-        { "ber", required_argument, NULL, 'b' },
-        { "limit", required_argument, NULL, 'n' },
-        { "reps", required_argument, NULL, 'r' },
-        { "seed", required_argument, NULL, 's' },
-        { "threads", required_argument, NULL, 't' },
-        { "importance", required_argument, NULL, 'i' },
-        { "json", no_argument, NULL, 'j' },
-        { "plugin", required_argument, NULL, 'p' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "m:d:L:b:n:r:s:t:i:jp:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model_arg = optarg; break;
-        case 'd': data_arg = optarg; break;
-        case 'L': layer = optarg; break;
-        case 'b': {
-            char *end;
-            ber = strtod(optarg, &end);
-            if (end == optarg || *end)
-                return cli_usage_error("metrics", "--ber wants a number, not '%s'", optarg);
-            break;
-        }
-        case 'n':
-            if (cli_parse_long(optarg, 0, 1L << 40, &limit))
-                return cli_usage_error("metrics", "--limit wants a count (0 = all), not '%s'",
-                                       optarg);
-            break;
-        case 'r':
-            if (cli_parse_long(optarg, -1000000000, 1000000000, &reps))
-                return cli_usage_error("metrics", "--reps wants an integer, not '%s'", optarg);
-            break;
-        case 's':
-            if (cli_parse_long(optarg, 0, 1L << 62, &seed))
-                return cli_usage_error("metrics", "--seed wants a non-negative integer, not '%s'",
-                                       optarg);
-            break;
-        case 't':
-            if (cli_parse_long(optarg, -1000000, 1000000, &threads))
-                return cli_usage_error("metrics", "--threads wants an integer, not '%s'", optarg);
-            break;
-        case 'i':
-            imp_arg = optarg;
-            if (strcmp(optarg, "auto") && strcmp(optarg, "fast") && strcmp(optarg, "brute") &&
-                strcmp(optarg, "none"))
-                return cli_usage_error("metrics", "--importance wants auto, fast, brute or "
-                                       "none, not '%s'", optarg);
-            break;
-        case 'j': json = 1; break;
-        case 'p':
-            if (cli_add_plugin("metrics", plugins, &np, optarg))
-                return BL_EXIT_USAGE;
-            break;
-        case 'h':
-            printf("usage: betlab metrics --model M --data D [--layer L] [--ber P] [--limit N] "
-                   "[--reps R] [--seed S] [--threads T] [--importance auto|fast|brute|none] "
-                   "[--json] [--plugin FILE.so]\n");
-            return 0;
-        default: return cli_usage_error("metrics", "bad option");
-        }
-    }
-    if (optind != argc)
-        return cli_usage_error("metrics", "unexpected argument '%s'", argv[optind]);
-    if (!model_arg || !data_arg)
-        return cli_usage_error("metrics", "--model and --data are required");
-    int method = !strcmp(imp_arg, "fast") ? BL_IMP_FAST : !strcmp(imp_arg, "brute") ?
-                 BL_IMP_BRUTE : BL_IMP_AUTO;
-    int want_imp = strcmp(imp_arg, "none") != 0;
+    metrics_opts o = { .limit = 1000, .reps = 10, .seed = 1, .ber = 0.01,
+                       .importance = BL_IMP_AUTO };
+    cli_args a;
+    int prc = cli_parse(&cli_spec_metrics, argc, argv, &o, &a);
+    if (prc)
+        return cli_parse_exit(prc);
+    const char *model_arg = o.model, *data_arg = o.data, *layer = o.layer;
+    long limit = o.limit, threads = o.threads, reps = o.reps, seed = o.seed;
+    double ber = o.ber;
+    int json = o.json, np = o.nplugins;
+    char **plugins = o.plugins;
+    int want_imp = o.importance != IMP_NONE;
+    int method = want_imp ? o.importance : BL_IMP_AUTO;
 
     bl_metrics_cfg pc = { .what = BL_MET_MARGINS | BL_MET_ANALYTIC | BL_MET_MEASURED,
                           .ber = ber, .reps = (int)reps, .threads = (int)threads,
@@ -188,7 +172,7 @@ int cmd_metrics(int argc, char **argv)
     rc = 0;
 fail:
     if (rc)
-        cli_error("%s", err.msg);
+        cli_cmd_error("metrics", "%s", err.msg);
     bl_metrics_result_free(r);
     bl_inputs_free(in);
     bl_dataset_free(ds);

@@ -1,6 +1,5 @@
 /* cmd_sweep.c - `betlab sweep`: accuracy over a list of BERs x repetitions
  * of coupled fault maps, with 95% confidence intervals (study/evaluate.h). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,100 +23,76 @@ static void bar(void *ctx, double f, const char *msg)
     fflush(stderr);
 }
 
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
+typedef struct sweep_opts {
+    const char *model, *data, *fault, *ber, *csv;
+    long reps, max_reps, min_reps, limit, threads, seed;
+    double ci_width;
+    int json;
+    char *plugins[CLI_MAX_PLUGINS];
+    int nplugins;
+} sweep_opts;
+
+/* reps, ci-width, min-reps, max-reps, threads and the BERs are range-checked
+ * by the evaluator (bl_evaluate_check_params), not here: the help quotes its
+ * limits */
+#define T sweep_opts
+static const cli_opt sweep_optv[] = {
+    CLI_STR("model", 'm', "MODEL", T, model,
+            "the model: a .bnn file, a shipped model's name or random:SPEC[@SEED]", CLI_REQUIRED),
+    CLI_STR("data", 'd', "DATA", T, data,
+            "the labelled dataset (fashion-mnist:test|train or a file)", CLI_REQUIRED),
+    CLI_STR("fault", 'f', "SPEC", T, fault,
+            "the fault spec whose rate is set to each BER (bitflip, asym:ratio=10, "
+            "fc2=bitflip, a plugin's kind ...)", CLI_REQUIRED),
+    CLI_STR("ber", 'b', "LIST", T, ber,
+            "the BERs, each in [0, 1]: V,V,... | START:STOP:N (log-spaced) | "
+            "lin:START:STOP:N", CLI_REQUIRED),
+    CLI_INT_CORE("reps", 'r', "R", T, reps,
+                 "fault maps per BER, 1.." CLI_STRINGIFY(BL_REPS_MAX)
+                 " (default 10); excludes --ci-width", 0),
+    CLI_REAL_CORE("ci-width", 'w', "W", T, ci_width,
+                  "stopping rule: add maps until the 95% CI half-width is at most W, in "
+                  "(0, 1]", 0),
+    CLI_INT_CORE("max-reps", 'M', "R", T, max_reps,
+                 "most maps per BER of the stopping rule, 1.." CLI_STRINGIFY(BL_REPS_MAX)
+                 " (default 100)", 0),
+    CLI_INT_CORE("min-reps", 'N', "R", T, min_reps,
+                 "fewest maps per BER of the stopping rule, 1.." CLI_STRINGIFY(BL_REPS_MAX)
+                 " (default 3)", 0),
+    CLI_INT("seed", 's', "S", 0, CLI_INT_MAX, T, seed,
+            "seed of the coupled fault maps; repetition r uses S + r (default 1)", 0),
+    CLI_STR("csv", 'c', "FILE", T, csv, "also write the rows as a CSV file", 0),
+    CLI_FLAG("json", 'j', T, json, "print one JSON object", 0),
+    CLI_INT("limit", 'n', "N", 1, 1L << 40, T, limit, "use only the first N inputs", 0),
+    CLI_INT_CORE("threads", 't', "T", T, threads,
+                 "worker threads, 1.." CLI_STRINGIFY(BL_THREADS_MAX)
+                 " (default 0: one per CPU); rows are identical for any count", 0),
+    CLI_LIST("plugin", 'p', "NAME|FILE.so", CLI_MAX_PLUGINS, T, plugins, nplugins,
+             "load a fault-model plugin, by name (searched in BETLAB_PLUGIN_PATH, ./plugins, "
+             "the shipped folder) or by file", 0),
+    CLI_END,
+};
+#undef T
+
+const cli_spec cli_spec_sweep = {
+    "sweep", "accuracy over BERs x repetitions of coupled fault maps, with 95% CIs", NULL, 0, 0,
+    0, sweep_optv,
+};
 
 int cmd_sweep(int argc, char **argv)
 {
-    const char *model_arg = NULL, *data_arg = NULL, *fault = NULL, *ber_arg = NULL,
-               *csv = NULL;
-    char *plugins[CLI_MAX_PLUGINS];
-    int np = 0, json = 0, have_reps = 0;
-    long reps = 10, max_reps = 0, min_reps = 0, limit = 0, threads = 0, seed = 1;
-    double ci_width = 0;
-    static const struct option longopts[] = {
-        { "model", required_argument, NULL, 'm' },
-        { "data", required_argument, NULL, 'd' },
-        { "fault", required_argument, NULL, 'f' },
-        { "ber", required_argument, NULL, 'b' },
-        { "reps", required_argument, NULL, 'r' },
-        { "ci-width", required_argument, NULL, 'w' },
-        { "max-reps", required_argument, NULL, 'M' },
-        { "min-reps", required_argument, NULL, 'N' },
-        { "seed", required_argument, NULL, 's' },
-        { "csv", required_argument, NULL, 'c' },
-        { "json", no_argument, NULL, 'j' },
-        { "limit", required_argument, NULL, 'n' },
-        { "threads", required_argument, NULL, 't' },
-        { "plugin", required_argument, NULL, 'p' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "m:d:f:b:r:w:M:N:s:c:jn:t:p:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model_arg = optarg; break;
-        case 'd': data_arg = optarg; break;
-        case 'f': fault = optarg; break;
-        case 'b': ber_arg = optarg; break;
-        case 'r':
-            if (cli_parse_long(optarg, -1000000000, 1000000000, &reps))
-                return cli_usage_error("sweep", "--reps wants an integer, not '%s'", optarg);
-            have_reps = 1;
-            break;
-        case 'w':
-            if (parse_double(optarg, -1e300, 1e300, &ci_width))
-                return cli_usage_error("sweep", "--ci-width wants a number, not '%s'", optarg);
-            break;
-        case 'M':
-            if (cli_parse_long(optarg, -1000000000, 1000000000, &max_reps))
-                return cli_usage_error("sweep", "--max-reps wants an integer, not '%s'", optarg);
-            break;
-        case 'N':
-            if (cli_parse_long(optarg, -1000000000, 1000000000, &min_reps))
-                return cli_usage_error("sweep", "--min-reps wants an integer, not '%s'", optarg);
-            break;
-        case 's':
-            if (cli_parse_long(optarg, 0, (1L << 62), &seed))
-                return cli_usage_error("sweep", "--seed wants a non-negative integer, not '%s'",
-                                       optarg);
-            break;
-        case 'c': csv = optarg; break;
-        case 'j': json = 1; break;
-        case 'n':
-            if (cli_parse_long(optarg, 1, 1L << 40, &limit))
-                return cli_usage_error("sweep", "--limit wants a positive integer, not '%s'",
-                                       optarg);
-            break;
-        case 't':
-            if (cli_parse_long(optarg, -1000000, 1000000, &threads))
-                return cli_usage_error("sweep", "--threads wants an integer, not '%s'", optarg);
-            break;
-        case 'p':
-            if (cli_add_plugin("sweep", plugins, &np, optarg))
-                return BL_EXIT_USAGE;
-            break;
-        case 'h':
-            printf("usage: betlab sweep --model M --data D --fault MODEL --ber LIST "
-                   "[--reps R | --ci-width W [--max-reps R] [--min-reps R]] [--seed S] "
-                   "[--csv FILE] [--json] [--limit N] [--threads T] [--plugin FILE.so]\n"
-                   "LIST: V,V,... | START:STOP:N (log-spaced) | lin:START:STOP:N\n");
-            return 0;
-        default: return cli_usage_error("sweep", "bad option");
-        }
-    }
-    if (optind != argc)
-        return cli_usage_error("sweep", "unexpected argument '%s'", argv[optind]);
-    if (!model_arg || !data_arg || !fault || !ber_arg)
-        return cli_usage_error("sweep", "--model, --data, --fault and --ber are required");
+    sweep_opts o = { .reps = 10, .seed = 1 };
+    cli_args a;
+    int prc = cli_parse(&cli_spec_sweep, argc, argv, &o, &a);
+    if (prc)
+        return cli_parse_exit(prc);
+    const char *model_arg = o.model, *data_arg = o.data, *fault = o.fault, *ber_arg = o.ber,
+               *csv = o.csv;
+    long reps = o.reps, max_reps = o.max_reps, min_reps = o.min_reps, limit = o.limit,
+         threads = o.threads, seed = o.seed;
+    double ci_width = o.ci_width;
+    int json = o.json, np = o.nplugins, have_reps = cli_given(&a, "reps");
+    char **plugins = o.plugins;
     /* 10 fixed repetitions unless a stopping rule is asked for; ranges and
      * combinations are the evaluator's to check (bl_evaluate_check) */
     if (!have_reps && ci_width != 0)
@@ -165,7 +140,7 @@ int cmd_sweep(int argc, char **argv)
     rc = 0;
 fail:
     if (rc)
-        cli_error("%s", err.msg);
+        cli_cmd_error("sweep", "%s", err.msg);
     bl_evaluate_result_free(r);
     bl_inputs_free(in);
     bl_dataset_free(ds);

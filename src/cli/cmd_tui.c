@@ -11,72 +11,60 @@
 #include "cli/env.h"
 #include "tui/tui.h"
 
-static const char usage[] =
-    "usage: betlab tui [--model M] [--data D] [--limit N] [--seed S] [--session F.lua]\n"
-    "                  [--demo F.lua] [--no-color] [--ascii] [--no-mouse] [--no-init]\n";
+typedef struct tui_opts {
+    const char *model, *data, *session, *demo;
+    long limit, seed;
+    int no_color, ascii, no_mouse, no_init;
+} tui_opts;
+
+#define T tui_opts
+static const cli_opt tui_optv[] = {
+    CLI_STR("model", 0, "M", T, model,
+            "the model (default: the shipped fc-p0.1, else the best fc model, else random:fc)",
+            0),
+    CLI_STR("data", 0, "D", T, data, "the dataset (default fashion-mnist:test)", 0),
+    CLI_INT("limit", 0, "N", 0, 100000000, T, limit, "use only the first N inputs (0 = all)", 0),
+    CLI_INT("seed", 0, "S", 0, 0x7fffffffL, T, seed, "seed of the coupled fault maps (default 1)",
+            0),
+    CLI_STR("session", 0, "F.lua", T, session,
+            "run this Lua file (e.g. a recorded session) after start", 0),
+    CLI_STR("demo", 0, "F.lua", T, demo,
+            "talk mode: bigger plots, fewer panels; n or Space runs F's next statement", 0),
+    CLI_FLAG("no-color", 0, T, no_color, "monochrome (also when NO_COLOR is set)", 0),
+    CLI_FLAG("ascii", 0, T, ascii, "ASCII drawing (automatic without a UTF-8 locale)", 0),
+    CLI_FLAG("no-mouse", 0, T, no_mouse, "ignore the mouse", 0),
+    CLI_FLAG("no-init", 0, T, no_init, "do not run $XDG_CONFIG_HOME/betlab/init.lua first", 0),
+    CLI_END,
+};
+#undef T
+
+const cli_spec cli_spec_tui = {
+    "tui", "the interactive workbench (ncurses; also `betlab` alone on a terminal)", NULL, 0, 0,
+    0, tui_optv,
+};
 
 int cmd_tui(int argc, char **argv)
 {
-    bl_tui_opts o = { 0 };
-    o.seed = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-#define NEED()                                                                   \
-    do {                                                                         \
-        if (!v)                                                                  \
-            return cli_usage_error("tui", "%s needs a value", a);               \
-        i++;                                                                     \
-    } while (0)
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (strcmp(a, "--model") == 0) {
-            NEED();
-            o.model = v;
-        } else if (strcmp(a, "--data") == 0) {
-            NEED();
-            o.data = v;
-        } else if (strcmp(a, "--session") == 0) {
-            NEED();
-            o.session = v;
-        } else if (strcmp(a, "--demo") == 0) {
-            NEED();
-            o.demo = v;
-        } else if (strcmp(a, "--limit") == 0) {
-            NEED();
-            if (cli_parse_long(v, 0, 100000000, &n))
-                return cli_usage_error("tui", "bad --limit '%s'", v);
-            o.limit = (int)n;
-        } else if (strcmp(a, "--seed") == 0) {
-            NEED();
-            if (cli_parse_long(v, 0, 0x7fffffffL, &n))
-                return cli_usage_error("tui", "bad --seed '%s'", v);
-            o.seed = (uint64_t)n;
-        } else if (strcmp(a, "--no-color") == 0)
-            o.no_color = 1;
-        else if (strcmp(a, "--ascii") == 0)
-            o.ascii = 1;
-        else if (strcmp(a, "--no-mouse") == 0)
-            o.no_mouse = 1;
-        else if (strcmp(a, "--no-init") == 0)
-            o.no_init = 1;
-        else
-            return cli_usage_error("tui", "unknown argument '%s'", a);
-    }
+    tui_opts t = { .seed = 1 };
+    cli_args a;
+    int prc = cli_parse(&cli_spec_tui, argc, argv, &t, &a);
+    if (prc)
+        return cli_parse_exit(prc);
+    bl_tui_opts o = { .model = t.model, .data = t.data, .session = t.session, .demo = t.demo,
+                      .no_color = t.no_color, .ascii = t.ascii, .no_mouse = t.no_mouse,
+                      .no_init = t.no_init, .limit = (int)t.limit, .seed = (uint64_t)t.seed };
     const char *nc = getenv("NO_COLOR"); /* https://no-color.org: set and not empty */
     if (nc && *nc)
         o.no_color = 1;
     o.trace = getenv("BETLAB_TUI_TRACE"); /* latency lines for tests and benches */
     o.settings = cli_settings();
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-        cli_error("tui: needs a terminal (use betlab run/eval/sweep for batch work)");
+        cli_cmd_error("tui", "needs a terminal (use betlab run/eval/sweep for batch work)");
         return BL_EXIT_USAGE;
     }
     bl_error err = { 0 };
     if (bl_tui_main(&o, &err)) {
-        cli_error("tui: %s", err.msg);
+        cli_cmd_error("tui", "%s", err.msg);
         return BL_EXIT_RUNTIME;
     }
     return BL_EXIT_OK;

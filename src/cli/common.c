@@ -49,10 +49,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     for (int i = 0; i < n; i++) {
         if (!cmd || strcmp(cmds[i].name, cmd) != 0)
             continue;
-        if (cmds[i].spec)
-            cli_print_usage(cmds[i].spec, stderr, "usage: ");
-        else
-            fprintf(stderr, "usage: betlab %s %s\n", cmds[i].name, cmds[i].usage);
+        cli_print_usage(cmds[i].spec, stderr, "usage: ");
     }
     if (!cmd)
         fprintf(stderr, "usage: betlab COMMAND [OPTIONS]; see betlab --help\n");
@@ -69,19 +66,6 @@ int cli_load_inputs(const char *model_arg, const char *data_arg, size_t limit, i
         return bl_error_set(err, BL_EINVAL, "%s: dataset has no labels, cannot measure accuracy",
                             data_arg);
     return bl_inputs_prepare(*m, *ds, limit, in, err);
-}
-
-int cli_parse_long(const char *s, long min, long max, long *out)
-{
-    if (!s || !*s)
-        return -1;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 int cli_load_model(const char *arg, bl_model **out, bl_error *err)
@@ -112,13 +96,5 @@ int cli_fault_registry(char **plugins, int nplugins, bl_fault_registry **out, bl
         return rc;
     }
     *out = reg;
-    return 0;
-}
-
-int cli_add_plugin(const char *cmd, char **plugins, int *np, char *path)
-{
-    if (*np == CLI_MAX_PLUGINS)
-        return cli_usage_error(cmd, "at most %d --plugin options", CLI_MAX_PLUGINS);
-    plugins[(*np)++] = path;
     return 0;
 }

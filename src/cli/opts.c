@@ -201,7 +201,9 @@ static void help_line(const cli_opt *o, FILE *f)
     /* ranges and flags come from the declaration, so help cannot drift from parsing */
     char extra[160] = "";
     size_t e = 0;
-    if (o->kind == CLI_ARG_INT && big(o->ihi))
+    if (o->flags & CLI_CORE_RANGE) {
+        /* the help sentence states the core's range */
+    } else if (o->kind == CLI_ARG_INT && big(o->ihi))
         e += (size_t)snprintf(extra + e, sizeof extra - e, "; at least %ld", o->ilo);
     else if (o->kind == CLI_ARG_INT)
         e += (size_t)snprintf(extra + e, sizeof extra - e, "; %s", r);
@@ -360,6 +362,8 @@ static int parse_int(parse_ctx *c, const cli_opt *o, const char *v)
     errno = 0;
     long x = strtol(v, &end, 10);
     if (!*v || *end || errno || x < o->ilo || x > o->ihi) {
+        if (o->flags & CLI_CORE_RANGE)
+            return bad(c, "--%s wants an integer, not '%s'", o->name, v);
         if (big(o->ihi))
             return bad(c, "--%s wants an integer >= %ld, not '%s'", o->name, o->ilo, v);
         return bad(c, "--%s wants an integer in %ld..%ld, not '%s'", o->name, o->ilo, o->ihi, v);
@@ -376,6 +380,8 @@ static int parse_real(parse_ctx *c, const cli_opt *o, const char *v)
     int lo_ok = o->flags & CLI_LO_OPEN ? x > o->rlo : x >= o->rlo;
     int hi_ok = o->flags & CLI_HI_OPEN ? x < o->rhi : x <= o->rhi;
     if (!*v || *end || isnan(x) || !lo_ok || !hi_ok) {
+        if (o->flags & CLI_CORE_RANGE)
+            return bad(c, "--%s wants a number, not '%s'", o->name, v);
         char r[96];
         range_text(o, r, sizeof r);
         return bad(c, "--%s wants a number in %s, not '%s'", o->name, r, v);

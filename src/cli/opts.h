@@ -60,6 +60,8 @@
 #ifndef BL_CLI_OPTS_H
 #define BL_CLI_OPTS_H
 
+#include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -82,10 +84,19 @@ enum {
     CLI_LO_OPEN = 1u << 2,       /* real range: lower end excluded */
     CLI_HI_OPEN = 1u << 3,       /* real range: upper end excluded */
     CLI_HIDDEN = 1u << 4,        /* parsed but not listed in help or usage */
+    CLI_CORE_RANGE = 1u << 5,    /* the core checks the range (one place, every front end):
+                                    the table's bounds only keep the value in its field,
+                                    are not shown, and the help sentence states the range
+                                    (use CLI_INT_CORE / CLI_REAL_CORE) */
 };
 
 /* Bounds large enough to mean "no upper bound" in messages and help. */
 #define CLI_INT_MAX (1L << 62)
+
+/* A macro's value as a string literal, so a help sentence can quote the
+ * core's limits (e.g. "1.." CLI_STRINGIFY(BL_REPS_MAX)) from one source. */
+#define CLI_STRINGIFY_(x) #x
+#define CLI_STRINGIFY(x) CLI_STRINGIFY_(x)
 
 /* A custom value parser: store into field; on a bad value return -1 and put
  * the whole message (e.g. "--optimizer: unknown optimizer 'x' (greedy, ...)")
@@ -120,6 +131,13 @@ typedef struct cli_opt {
 #define CLI_REAL(NAME, SHORT, META, LO, HI, TYPE, FIELD, HELP, FLAGS)                          \
     { .name = NAME, .short_name = SHORT, .kind = CLI_ARG_REAL, .metavar = META, .help = HELP, \
       .offset = offsetof(TYPE, FIELD), .flags = FLAGS, .rlo = LO, .rhi = HI }
+/* Numbers whose range the core validates after parsing (bl_evaluate_check_params ...):
+ * any value that fits the field's int (or any double but NaN) is passed on, so
+ * the core's message is the one the user sees. */
+#define CLI_INT_CORE(NAME, SHORT, META, TYPE, FIELD, HELP, FLAGS)                              \
+    CLI_INT(NAME, SHORT, META, INT_MIN, INT_MAX, TYPE, FIELD, HELP, (FLAGS) | CLI_CORE_RANGE)
+#define CLI_REAL_CORE(NAME, SHORT, META, TYPE, FIELD, HELP, FLAGS)                             \
+    CLI_REAL(NAME, SHORT, META, -HUGE_VAL, HUGE_VAL, TYPE, FIELD, HELP, (FLAGS) | CLI_CORE_RANGE)
 #define CLI_ENUM(NAME, SHORT, WORDS, VALUES, TYPE, FIELD, HELP, FLAGS)                         \
     { .name = NAME, .short_name = SHORT, .kind = CLI_ARG_ENUM, .help = HELP,                  \
       .offset = offsetof(TYPE, FIELD), .flags = FLAGS, .words = WORDS, .values = VALUES }
