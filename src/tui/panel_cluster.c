@@ -1,198 +1,155 @@
-/* panel_cluster.c - the cluster view: exemplar clustering (src/cluster) of
- * the first n images of the workbench's dataset, as a background job.
+/* panel_cluster.c - the cluster view: exemplar clustering of the first n
+ * images of the workbench's dataset, as a background job.
  *
- * The job runs bl_cluster_run on the CPU backend and publishes that result
- * at once (f(S) against k, evaluations/s, the exemplars' images); then, for
- * the timing comparison, the same run on an OpenCL device ("auto": the
- * first one, if any).  Newest request wins: a new request cancels the
- * running job and starts once it has stopped.  The panel draws f(S)
- * against k as a line plot, the timings, and the first exemplars as small
- * braille images (a dot per pixel above a threshold). */
+ * The work is the core's cluster job (jobs/cluster_job.h): a CPU run,
+ * published at once as a partial result (f(S) against k, evaluations/s,
+ * the exemplars), then, for the timing comparison, the same run on an
+ * OpenCL device ("auto": the first one, if any).  Requests go to a slot
+ * (jobs/slot.h): the newest request supersedes the running one.  The
+ * job's listener wakes the main loop after each result is published; the
+ * panel only turns results into its display state (exemplar images
+ * included) and draws f(S) against k as a line plot, the timings, and the
+ * first exemplars as small braille images (a dot per pixel above a
+ * threshold). */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "cli/env.h"
 #include "cluster/cluster.h"
-#include "cluster/optimizers.h"
-#include "cluster/subsets.h"
-#include "jobs/job.h"
+#include "jobs/cluster_job.h"
+#include "jobs/slot.h"
 #include "tui/plot.h"
 #include "tui/tui.h"
 
 /* ----------------------------------------------------------------- job */
 
 typedef struct tui_cluster_job {
-    bl_job *job;
-    const bl_dataset *ds;      /* the workbench's, read only, outlives the job */
-    tui_cluster_req req;
-    int wake;
-    pthread_mutex_t mu;
-    int published;             /* cpu result (in out) not yet collected */
-    int dev_published;
-    tui_cluster out;           /* written under mu */
+    bl_slot slot;
+    int wake;              /* the main loop's self-pipe */
 } tui_cluster_job;
 
-typedef struct prog_ctx {
-    bl_job *job;
-    tui_cluster_job *cj;
-    double base, span;
-} prog_ctx;
-
-static int on_prog(void *ctx, double frac, double f)
+/* The listener: runs on the job's thread after the event is published. */
+static void notify(void *ctx, bl_job *job, bl_job_event ev)
 {
-    prog_ctx *p = ctx;
-    bl_job_report(p->job, p->base + p->span * frac, "cluster f(S) %.4g", f);
-    return bl_job_cancel_requested(p->job);
+    (void)job;
+    (void)ev;
+    tui_jobs_wake(((tui_cluster_job *)ctx)->wake);
 }
 
-static int run_on(tui_cluster_job *cj, bl_job *job, const char *device, const bl_cluster_data *data,
-                  double base, double span, bl_cluster_result *res, char *name, size_t nname,
-                  bl_error *err)
+/* A parked request outlives the caller's tui_cluster_req: it keeps its own
+ * device string. */
+typedef struct cluster_req {
+    bl_cluster_job_cfg cfg;
+    char device[sizeof ((tui_cluster_req *)0)->device];
+} cluster_req;
+
+static int start_fn(void *req, bl_job_notify_fn nf, void *ctx, bl_job **out, bl_error *err)
 {
-    int prec = bl_precision_parse(cj->req.precision);
-    bl_cluster_opts o = { .k = (size_t)cj->req.k, .seed = cj->req.seed };
-    int opt = bl_optimizer_parse(cj->req.optimizer);
-    o.optimizer = opt < 0 ? BL_OPT_LAZY_GREEDY : (bl_optimizer)opt;
-    prog_ctx pc = { job, cj, base, span };
-    o.on_progress = on_prog;
-    o.ctx = &pc;
-    bl_cluster_backend *b = NULL;
-    int rc = bl_cluster_backend_new(device, data, prec < 0 ? BL_PREC_FP32 : (bl_precision)prec,
-                                    bl_cluster_slots_needed(&o), 0, cli_settings(), &b, err);
-    if (!rc) {
-        snprintf(name, nname, "%s", b->device);
-        rc = bl_cluster_run(b, &o, res, err);
-    }
-    bl_cluster_backend_free(b);
-    return rc;
+    cluster_req *q = req;
+    q->cfg.device = q->device;
+    bl_job_opts o = { .kind = "cluster", .notify = nf, .notify_ctx = ctx,
+                      .on_start = tui_job_lower_priority };
+    o.own.p[0] = q;
+    o.own.free[0] = free;
+    return bl_cluster_job_start(&q->cfg, &o, out, err); /* on failure the slot frees q */
 }
 
-static int cluster_fn(bl_job *job, void *arg, bl_error *err)
+/* The request as the core's configuration. */
+static cluster_req *make_req(const bl_tui *t, const tui_cluster_req *req)
 {
-    tui_job_lower_priority();
-    tui_cluster_job *cj = arg;
-    double *x = NULL;
-    size_t n = 0, d = 0;
-    bl_job_report(job, 0, "cluster: features");
-    int rc = bl_cluster_features(cj->ds, (size_t)cj->req.n, &x, &n, &d, err);
-    if (!rc && (size_t)cj->req.k > n)
-        rc = bl_error_set(err, BL_EINVAL, "k = %d exceeds the %zu images", cj->req.k, n);
-    if (rc) {
-        free(x);
-        tui_jobs_wake(cj->wake);
-        return rc;
+    cluster_req *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    int prec = bl_precision_parse(req->precision);
+    int opt = bl_optimizer_parse(req->optimizer);
+    q->cfg = (bl_cluster_job_cfg){ .data = t->data, .n = (size_t)(req->n > 0 ? req->n : 0),
+                                   .k = (size_t)(req->k > 0 ? req->k : 0),
+                                   .optimizer = opt < 0 ? BL_OPT_LAZY_GREEDY : (bl_optimizer)opt,
+                                   .precision = prec < 0 ? BL_PREC_FP32 : (bl_precision)prec,
+                                   .seed = req->seed, .settings = t->settings };
+    snprintf(q->device, sizeof q->device, "%s", req->device[0] ? req->device : "auto");
+    return q;
+}
+
+/* Exemplar images: grey (mean over channels), 28x28 from 784 flat features. */
+static void exemplar_images(tui_cluster *o, const bl_dataset *ds, const double *x, size_t n,
+                            size_t d)
+{
+    uint32_t ih, iw, ic;
+    bl_dataset_shape(ds, &ih, &iw, &ic);
+    if (ih == 1 && ic == 1) {
+        uint32_t s = (uint32_t)lround(sqrt((double)iw));
+        if (s * s == iw)
+            ih = iw = s;
     }
-    bl_cluster_data data = { n, d, x };
-    int want_dev = strcasecmp(cj->req.device, "cpu") != 0;
-    bl_cluster_result r = { 0 };
-    char name[96] = "";
-    rc = run_on(cj, job, "cpu", &data, 0, want_dev ? 0.5 : 1, &r, name, sizeof name, err);
-    if (!rc) {
-        tui_cluster *o = &cj->out;
-        pthread_mutex_lock(&cj->mu);
+    o->ih = o->iw = o->nimg = 0;
+    if (!ic || (size_t)ih * iw > TUI_CL_PIX || (size_t)ih * iw * ic != d || ih <= 1)
+        return;
+    double lo = 0, hi = 1;
+    for (size_t i = 0; i < n * d; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    o->ih = (int)ih;
+    o->iw = (int)iw;
+    for (int e = 0; e < o->k && e < TUI_CL_IMGS; e++) {
+        const double *row = x + (size_t)o->ex[e] * d;
+        for (size_t p = 0; p < (size_t)ih * iw; p++) {
+            double s = 0;
+            for (uint32_t c = 0; c < ic; c++)
+                s += row[p * ic + c];
+            o->img[e][p] = (float)((s / ic - lo) / (hi - lo));
+        }
+        o->nimg = e + 1;
+    }
+}
+
+/* A (partial or final) job result into the display state. */
+static void show(bl_tui *t, const bl_cluster_job_result *r)
+{
+    tui_cluster *o = &t->s.cl;
+    const bl_cluster_result *c = &r->cpu.r;
+    if (r->cpu.state == BL_CLUSTER_RUN_DONE) {
         o->valid = 1;
-        o->n = n;
-        o->d = d;
-        o->k = (int)(r.k < TUI_CL_K ? r.k : TUI_CL_K);
+        o->n = r->n;
+        o->d = r->d;
+        o->k = (int)(c->k < TUI_CL_K ? c->k : TUI_CL_K);
         for (int i = 0; i < o->k; i++) {
-            o->f[i] = r.f_trace ? r.f_trace[i] : r.f;
-            o->ex[i] = r.exemplars[i];
+            o->f[i] = c->f_trace ? c->f_trace[i] : c->f;
+            o->ex[i] = c->exemplars[i];
         }
-        o->evals = r.evaluations;
-        o->seconds = r.seconds;
-        snprintf(o->cpu_name, sizeof o->cpu_name, "%s", name);
-        /* exemplar images: grey (mean over channels); 28x28 from 784 flat features */
-        uint32_t ih, iw, ic;
-        bl_dataset_shape(cj->ds, &ih, &iw, &ic);
-        if (ih == 1 && ic == 1) {
-            uint32_t s = (uint32_t)lround(sqrt((double)iw));
-            if (s * s == iw)
-                ih = iw = s;
-        }
-        o->ih = o->iw = o->nimg = 0;
-        if (ic && (size_t)ih * iw <= TUI_CL_PIX && (size_t)ih * iw * ic == d && ih > 1) {
-            double lo = 0, hi = 1;
-            for (size_t i = 0; i < n * d; i++) {
-                lo = x[i] < lo ? x[i] : lo;
-                hi = x[i] > hi ? x[i] : hi;
-            }
-            o->ih = (int)ih;
-            o->iw = (int)iw;
-            for (int e = 0; e < o->k && e < TUI_CL_IMGS; e++) {
-                const double *row = x + (size_t)o->ex[e] * d;
-                for (size_t p = 0; p < (size_t)ih * iw; p++) {
-                    double s = 0;
-                    for (uint32_t c = 0; c < ic; c++)
-                        s += row[p * ic + c];
-                    o->img[e][p] = (float)((s / ic - lo) / (hi - lo));
-                }
-                o->nimg = e + 1;
-            }
-        }
-        o->dev_state = want_dev ? 1 : 0;
-        cj->published = 1;
-        pthread_mutex_unlock(&cj->mu);
-        tui_jobs_wake(cj->wake);
+        o->evals = c->evaluations;
+        o->seconds = c->seconds;
+        snprintf(o->cpu_name, sizeof o->cpu_name, "%s", r->cpu.device);
+        if (t->data)
+            exemplar_images(o, t->data, r->x, r->n, r->d);
     }
-    bl_cluster_result_free(&r);
-    if (!rc && want_dev) {
-        const char *dev = strcasecmp(cj->req.device, "auto") ? cj->req.device : "opencl";
-        bl_error derr = { 0 };
-        int drc = run_on(cj, job, dev, &data, 0.5, 0.5, &r, name, sizeof name, &derr);
-        pthread_mutex_lock(&cj->mu);
-        if (drc == BL_ECANCELED) {
-            rc = drc;
-            *err = derr;
-        } else if (drc) {
-            cj->out.dev_state = 3;
-            snprintf(cj->out.dev_name, sizeof cj->out.dev_name, "%s",
-                     !strcasecmp(cj->req.device, "auto") ? "no OpenCL device" : derr.msg);
-        } else {
-            cj->out.dev_state = 2;
-            cj->out.dev_seconds = r.seconds;
-            cj->out.dev_evals = r.evaluations;
-            cj->out.dev_f = r.f;
-            snprintf(cj->out.dev_name, sizeof cj->out.dev_name, "%s", name);
-        }
-        cj->dev_published = 1;
-        pthread_mutex_unlock(&cj->mu);
-        bl_cluster_result_free(&r);
+    switch (r->dev.state) {
+    case BL_CLUSTER_RUN_NONE: o->dev_state = 0; break;
+    case BL_CLUSTER_RUN_RUNNING: o->dev_state = 1; break;
+    case BL_CLUSTER_RUN_DONE:
+        o->dev_state = 2;
+        o->dev_seconds = r->dev.r.seconds;
+        o->dev_evals = r->dev.r.evaluations;
+        o->dev_f = r->dev.r.f;
+        snprintf(o->dev_name, sizeof o->dev_name, "%s", r->dev.device);
+        break;
+    case BL_CLUSTER_RUN_FAILED:
+        o->dev_state = 3;
+        snprintf(o->dev_name, sizeof o->dev_name, "%s",
+                 !strcasecmp(o->req.device, "auto") ? "no OpenCL device" : r->dev.err.msg);
+        break;
     }
-    free(x);
-    tui_jobs_wake(cj->wake);
-    return rc;
 }
 
-static void cj_free(void *p)
+static void clear_shown(tui_cluster *c)
 {
-    tui_cluster_job *cj = p;
-    pthread_mutex_destroy(&cj->mu);
-    free(cj);
-}
-
-static void start(bl_tui *t)
-{
-    tui_cluster_job *cj = calloc(1, sizeof *cj);
-    if (!cj)
-        return;
-    pthread_mutex_init(&cj->mu, NULL);
-    cj->ds = t->data;
-    cj->req = t->s.cl.req;
-    cj->wake = t->wake[1];
-    t->s.cl.valid = 0;
-    t->s.cl.k = 0;
-    t->s.cl.dev_state = 0;
-    t->s.cl.nimg = 0;
-    bl_error err = { 0 };
-    if (bl_job_start("cluster", cluster_fn, cj, cj_free, &cj->job, &err)) {
-        tui_status(t, 1, "cluster: %s", err.msg);
-        return;
-    }
-    t->cl_job = cj;
+    c->valid = 0;
+    c->k = 0;
+    c->dev_state = 0;
+    c->nimg = 0;
 }
 
 void tui_cluster_request(bl_tui *t, const tui_cluster_req *req)
@@ -203,13 +160,24 @@ void tui_cluster_request(bl_tui *t, const tui_cluster_req *req)
         tui_status(t, 1, "cluster: no dataset");
         return;
     }
-    if (t->cl_job) {
-        bl_job_cancel(t->cl_job->job);
-        t->cl_pending = 1;
-        tui_cluster_collect(t);
+    if (!t->cl_job) {
+        t->cl_job = calloc(1, sizeof *t->cl_job);
+        if (!t->cl_job) {
+            tui_status(t, 1, "cluster: out of memory");
+            return;
+        }
+        t->cl_job->wake = t->wake[1];
+        bl_slot_init(&t->cl_job->slot, notify, t->cl_job);
+    }
+    cluster_req *q = make_req(t, req);
+    if (!q) {
+        tui_status(t, 1, "cluster: out of memory");
         return;
     }
-    start(t);
+    clear_shown(&t->s.cl);  /* the new request's results replace these */
+    bl_error err = { 0 };
+    if (bl_slot_post(&t->cl_job->slot, start_fn, q, free, &err))
+        tui_status(t, 1, "cluster: %s", err.msg);
 }
 
 void tui_cluster_close(bl_tui *t)
@@ -217,87 +185,58 @@ void tui_cluster_close(bl_tui *t)
     t->s.cl.view = 0;
     t->cl_pending = 0;
     if (t->cl_job)
-        bl_job_cancel(t->cl_job->job);
-}
-
-static void take(tui_cluster *dst, tui_cluster_job *cj, int dev)
-{
-    tui_cluster *o = &cj->out;
-    if (!dev) {
-        dst->valid = o->valid;
-        dst->n = o->n;
-        dst->d = o->d;
-        dst->k = o->k;
-        memcpy(dst->f, o->f, sizeof o->f);
-        memcpy(dst->ex, o->ex, sizeof o->ex);
-        dst->evals = o->evals;
-        dst->seconds = o->seconds;
-        memcpy(dst->cpu_name, o->cpu_name, sizeof o->cpu_name);
-        dst->ih = o->ih;
-        dst->iw = o->iw;
-        dst->nimg = o->nimg;
-        memcpy(dst->img, o->img, sizeof o->img);
-    }
-    dst->dev_state = o->dev_state;
-    dst->dev_seconds = o->dev_seconds;
-    dst->dev_f = o->dev_f;
-    dst->dev_evals = o->dev_evals;
-    memcpy(dst->dev_name, o->dev_name, sizeof o->dev_name);
+        bl_slot_cancel(&t->cl_job->slot);
 }
 
 int tui_cluster_collect(bl_tui *t)
 {
     tui_cluster_job *cj = t->cl_job;
-    int changed = 0;
-    if (!cj) {
-        if (t->cl_pending && t->s.cl.view) {
-            t->cl_pending = 0;
-            start(t);
-            return 1;
-        }
+    if (!cj)
         return 0;
-    }
-    if (!t->cl_pending) {
-        pthread_mutex_lock(&cj->mu);
-        if (cj->published) {
-            take(&t->s.cl, cj, 0);
-            cj->published = 0;
-            changed = 1;
-        }
-        if (cj->dev_published) {
-            take(&t->s.cl, cj, 1);
-            cj->dev_published = 0;
-            changed = 1;
-        }
-        pthread_mutex_unlock(&cj->mu);
-    }
-    if (bl_job_state_now(cj->job) != BL_JOB_RUNNING) {
-        bl_error err = { 0 };
-        int rc = bl_job_wait(cj->job, &err);
-        if (rc && rc != BL_ECANCELED && !t->cl_pending)
-            tui_status(t, 1, "cluster: %s", err.msg);
-        bl_job_free(cj->job);   /* frees cj */
-        t->cl_job = NULL;
+    int changed = 0;
+    bl_cluster_job_result *p = bl_slot_take_partial(&cj->slot);
+    if (p) {
+        show(t, p);
+        bl_cluster_job_result_free(p);
         changed = 1;
-        if (t->cl_pending && t->s.cl.view) {
-            t->cl_pending = 0;
-            start(t);
-        }
+    }
+    void *res = NULL;
+    bl_error err = { 0 };
+    switch (bl_slot_collect(&cj->slot, &res, &err)) {
+    case BL_SLOT_IDLE:
+    case BL_SLOT_RUNNING: break;
+    case BL_SLOT_RESULT:
+        show(t, res);
+        bl_cluster_job_result_free(res);
+        changed = 1;
+        break;
+    case BL_SLOT_ERROR: {
+        /* the core's messages name the job already ("cluster: ...") */
+        const char *m = err.msg;
+        if (!strncmp(m, "cluster: ", 9))
+            m += 9;
+        tui_status(t, 1, "cluster: %s", m);
+        changed = 1;
+        break;
+    }
+    case BL_SLOT_CANCELED: changed = 1; break;
     }
     return changed;
 }
 
-int tui_cluster_running(const bl_tui *t) { return t->cl_job != NULL; }
+int tui_cluster_running(const bl_tui *t) { return t->cl_job && bl_slot_busy(&t->cl_job->slot); }
 
 double tui_cluster_progress(bl_tui *t)
 {
-    return t->cl_job ? bl_job_progress(t->cl_job->job, NULL, 0) : 0;
+    bl_job *j = t->cl_job ? bl_slot_job(&t->cl_job->slot) : NULL;
+    return j ? bl_job_progress(j, NULL, 0) : 0;
 }
 
 void tui_cluster_free(bl_tui *t)
 {
     if (t->cl_job) {
-        bl_job_free(t->cl_job->job);
+        bl_slot_free(&t->cl_job->slot); /* cancels and joins */
+        free(t->cl_job);
         t->cl_job = NULL;
     }
     t->cl_pending = 0;
@@ -315,7 +254,7 @@ static void draw(bl_tui *t, bl_grid *g, bl_rect r, int focused)
         return;
     int y = in.y, x0 = in.x + 1, w = in.w - 1;
     if (!c->valid) {
-        if (t->cl_job)
+        if (tui_cluster_running(t))
             bl_grid_printf(g, x0, y, w, ST_DIM, "f(S) ... clustering %d images (%.0f%%)",
                            c->req.n, tui_cluster_progress(t) * 100);
         else
