@@ -599,6 +599,7 @@ struct bl_cache {
     uint8_t *xt;        /* [feature][npad]                            */
     double max_changed; /* above this fraction of changed first-layer
                            bits, recomputing is cheaper than correcting */
+    int32_t *clean_pred; /* the clean model's classes (NULL: unknown)   */
 };
 
 typedef struct call {
@@ -899,7 +900,25 @@ void bl_cache_free(bl_cache *c)
     bl_model_free(c->clean);
     bl_free(c->A);
     bl_free(c->xt);
+    free(c->clean_pred);
     free(c);
+}
+
+const int32_t *bl_cache_clean_predictions(const bl_cache *c) { return c ? c->clean_pred : NULL; }
+
+/* The clean model's classes, once: every evaluation against this cache
+ * starts from them (a fault map that changes nothing has them as its
+ * answer), so an interactive caller does not recompute them per request.
+ * Only when no activation faults are armed (they would change them). */
+static void cache_clean_predictions(bl_engine *e, bl_cache *c)
+{
+    if (e->act_rate || c->in->n == 0)
+        return;
+    int32_t *p = malloc(c->in->n * sizeof *p);
+    if (p && bl_engine_predict_cached(e, c, c->clean, p, NULL) == 0)
+        c->clean_pred = p;
+    else
+        free(p);
 }
 
 int bl_cache_new(bl_engine *e, const bl_model *clean, const bl_inputs *in, bl_cache **out,
@@ -928,6 +947,7 @@ int bl_cache_new(bl_engine *e, const bl_model *clean, const bl_inputs *in, bl_ca
      * (40k flips); beyond 1/32 the full path is used. */
     c->max_changed = 1.0 / 32;
     if (!c->dense || in->n == 0) {
+        cache_clean_predictions(e, c);
         *out = c;
         return 0;
     }
@@ -957,6 +977,7 @@ int bl_cache_new(bl_engine *e, const bl_model *clean, const bl_inputs *in, bl_ca
     prep_first_layer(e, clean);
     bl_pool_run(e->pool, in->nblocks, block_task, &fc);
     pthread_mutex_unlock(&e->lock);
+    cache_clean_predictions(e, c);
     *out = c;
     return 0;
 }

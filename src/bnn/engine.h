@@ -84,6 +84,9 @@ int bl_engine_eval(bl_engine *e, const bl_model *m, const bl_inputs *in, bl_eval
 int bl_cache_new(bl_engine *e, const bl_model *clean, const bl_inputs *in, bl_cache **out,
                  bl_error *err);
 void bl_cache_free(bl_cache *c);
+/* The clean model's class for every input, computed when the cache was
+ * made (NULL when activation faults were armed on the engine then). */
+const int32_t *bl_cache_clean_predictions(const bl_cache *c);
 /* Above this fraction of changed first-layer bits (default 1/32, where the
  * correction stops paying off) bl_engine_predict_cached recomputes the
  * first layer instead; same results either way.  Tests set 1.0 to force

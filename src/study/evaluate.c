@@ -284,6 +284,9 @@ static int setup(run *R, bl_engine **own, bl_cache **own_cache, bl_error *err)
     }
     r->threads = bl_engine_threads(R->e);
     r->simd = bl_engine_simd(R->e);
+    /* the engine may carry activation faults from an earlier caller */
+    if ((rc = bl_engine_set_activation_faults(R->e, NULL, 0, err)))
+        return rc;
     R->cache = cfg->engine ? cfg->cache : NULL;
     if (!R->cache) {
         if ((rc = bl_cache_new(R->e, m, cfg->inputs, own_cache, err)))
@@ -292,11 +295,13 @@ static int setup(run *R, bl_engine **own, bl_cache **own_cache, bl_error *err)
     }
     if ((R->spec || cfg->map) && (rc = bl_model_clone(m, &R->faulty, err)))
         return rc;
-    /* the engine may carry activation faults from an earlier caller */
-    if ((rc = bl_engine_set_activation_faults(R->e, NULL, 0, err)))
-        return rc;
-    /* clean accuracy (also the answer for any map that changes no bit) */
-    if ((rc = bl_engine_predict_cached(R->e, R->cache, m, R->pred, err)))
+    /* clean accuracy (also the answer for any map that changes no bit):
+     * the cache knows the clean classes, unless it was made with activation
+     * faults armed */
+    const int32_t *clean = bl_cache_clean_predictions(R->cache);
+    if (clean)
+        memcpy(R->pred, clean, n * sizeof *R->pred);
+    else if ((rc = bl_engine_predict_cached(R->e, R->cache, m, R->pred, err)))
         return rc;
     r->clean_correct = count_correct(R);
     r->clean_accuracy = (double)r->clean_correct / (double)n;
