@@ -14,6 +14,7 @@
 #include "base/rng.h"
 #include "bnn/engine.h"
 #include "study/metrics.h"
+#include "study/metrics_report.h"
 
 static bl_model *make_model(const char *spec, uint64_t seed)
 {
@@ -299,6 +300,76 @@ static void test_analytic_vs_mc(void **s)
     bl_model_free(m);
 }
 
+
+/* The one metrics call equals the primitives it assembles, layer by layer;
+ * the faulty histogram shares the clean one's bins; parameters are checked
+ * before anything is computed. */
+static void test_metrics_report(void **s)
+{
+    (void)s;
+    bl_model *m = make_model("20-24-16-4", 3);
+    bl_inputs *in = make_inputs(m, 150, 4);
+    bl_fault_registry *reg = NULL;
+    bl_error err = { 0 };
+    assert_int_equal(bl_fault_registry_new(&reg, &err), 0);
+    bl_metrics_cfg c = { .model = m, .inputs = in, .reg = reg,
+                         .what = BL_MET_ALL | BL_MET_FAULTY_MARGINS, .ber = 0.05, .reps = 3,
+                         .seed = 9, .threads = 1, .max_bins = 16, .fault = "bitflip:p=0.1" };
+    bl_metrics_result *r = NULL;
+    assert_int_equal(bl_metrics_run(&c, NULL, &r, &err), 0);
+    assert_int_equal(r->nlayers, 2);
+    bl_engine *e = engine(m, 1);
+    for (int i = 0; i < r->nlayers; i++) {
+        const bl_metrics_layer *L = &r->layers[i];
+        int32_t *pre = NULL;
+        assert_int_equal(bl_hidden_preacts(e, m, in, &L->h, &pre, &err), 0);
+        bl_margin_summary ms;
+        assert_int_equal(bl_margin_summarize_bins(m, &L->h, pre, 150, 0, 16, &ms, &err), 0);
+        assert_true(ms.mean == L->margins.mean);
+        assert_int_equal(ms.nbins, L->margins.nbins);
+        assert_true(ms.nbins <= 16);
+        assert_memory_equal(ms.hist, L->margins.hist, ms.nbins * sizeof *ms.hist);
+        assert_int_equal(L->faulty.bin_width, L->margins.bin_width);
+        assert_int_equal(L->faulty.count, L->margins.count);
+        double an;
+        bl_error e2 = { 0 };
+        if (bl_flip_fraction_analytic(m, &L->h, pre, 150, 0.05, &an, &e2) == 0)
+            assert_true(an == L->analytic);
+        else
+            assert_true(isnan(L->analytic) && L->analytic_note[0]);
+        bl_ci ci;
+        assert_int_equal(bl_flip_fraction_measured(e, m, in, &L->h, reg, 0.05, 9, 3, pre, &ci,
+                                                   &err), 0);
+        assert_true(ci.mean == L->measured.mean && ci.low == L->measured.low);
+        bl_importance imp = { 0 };
+        assert_int_equal(bl_importance_layer(e, m, in, &L->h, BL_IMP_AUTO, 1, &imp, &err), 0);
+        assert_true(imp.variance == L->importance.variance);
+        bl_importance_free(&imp);
+        bl_margin_summary_free(&ms);
+        free(pre);
+    }
+    json_t *j = bl_metrics_to_json(r);
+    assert_int_equal(json_array_size(json_object_get(j, "layers")), 2);
+    json_decref(j);
+    bl_metrics_result_free(r);
+    /* parameters, checked once */
+    bl_metrics_cfg bad = c;
+    bad.ber = 1.5;
+    assert_int_equal(bl_metrics_run(&bad, NULL, &r, &err), BL_ERANGE);
+    assert_non_null(strstr(err.msg, "BER 1.5"));
+    bad = c;
+    bad.reps = -2;
+    assert_int_equal(bl_metrics_check_params(&bad, &err), BL_ERANGE);
+    bad = c;
+    bad.layer = "fc9";
+    assert_int_equal(bl_metrics_run(&bad, NULL, &r, &err), BL_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "fc9"));
+    bl_engine_free(e);
+    bl_fault_registry_free(reg);
+    bl_inputs_free(in);
+    bl_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_importance_fast_equals_brute),
         cmocka_unit_test(test_importance_zero_effect),
         cmocka_unit_test(test_analytic_vs_mc),
+        cmocka_unit_test(test_metrics_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
