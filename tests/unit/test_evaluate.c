@@ -1,6 +1,8 @@
-/* test_study_campaign.c - BER campaigns: bit-identical across thread counts
- * and runs, coupled maps, CIs, the stopping rule, jobs (result, progress,
- * cancellation), CSV/JSON outputs, BER lists. */
+/* test_evaluate.c - the one evaluator: bit-identical across thread counts
+ * and runs, coupled maps, CIs and their method, the stopping rule, clean
+ * and saved-map evaluations, a caller's engine and cache, per-map hooks,
+ * parameter checks, jobs (result, progress, cancellation), CSV/JSON
+ * outputs, BER lists. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,7 +74,7 @@ static bl_evaluate_result *run(const bl_evaluate_cfg *c)
     bl_evaluate_result *r = NULL;
     bl_error err = { 0 };
     if (bl_evaluate(c, NULL, &r, &err))
-        fail_msg("campaign: %s", err.msg);
+        fail_msg("evaluate: %s", err.msg);
     return r;
 }
 
@@ -286,6 +288,120 @@ static void test_ber_list(void **s)
     assert_int_not_equal(bl_parse_ber_list("", &v, &n, &err), 0);
 }
 
+
+/* Clean model, a spec at its own rates, and a saved map of that spec's
+ * repetition 0: the three inputs the evaluator takes. */
+static void test_clean_spec_map(void **s)
+{
+    (void)s;
+    fixture f = make("64-96-80-10", 200);
+    bl_error err = { 0 };
+    bl_evaluate_cfg c = { .model = f.m, .inputs = f.in, .reg = f.reg, .timing_repeats = 2 };
+    bl_evaluate_result *clean = run(&c);
+    assert_int_equal(clean->nrows, 1);
+    assert_true(clean->rows[0].accuracy == 1.0); /* labels are its predictions */
+    assert_int_equal(clean->rows[0].ci_method, BL_CI_WILSON_IMAGES);
+    assert_true(clean->timing.images_per_s > 0);
+    assert_int_equal(clean->maps, 0);
+    const char *spec = "bitflip:p=0.05;fc1.activations=bitflip:p=0.01";
+    bl_evaluate_cfg sc = { .model = f.m, .inputs = f.in, .reg = f.reg, .fault = spec,
+                           .seed = 3 };
+    bl_evaluate_result *one = run(&sc);
+    assert_int_equal(one->rows[0].reps, 1);
+    assert_true(one->rows[0].accuracy < 1.0);
+    /* the saved map has the weight faults only: without activation faults
+     * the spec and its map give the same accuracy */
+    sc.fault = "bitflip:p=0.05";
+    bl_evaluate_result *w = run(&sc);
+    bl_fault_map *map = NULL;
+    assert_int_equal(bl_fault_map_from_spec(f.reg, "bitflip:p=0.05", f.m, 3, &map, &err), 0);
+    bl_evaluate_cfg mc = { .model = f.m, .inputs = f.in, .map = map, .map_name = "x.bfm" };
+    bl_evaluate_result *mr = run(&mc);
+    assert_true(mr->rows[0].accuracy == w->rows[0].accuracy);
+    assert_int_equal(mr->rows[0].changed_bits, bl_fault_map_bits(map));
+    /* five maps: Student-t; the same with a caller's engine and cache, whose
+     * activation faults are left off afterwards */
+    sc.fault = spec;
+    sc.reps = 5;
+    bl_evaluate_result *five = run(&sc);
+    assert_int_equal(five->rows[0].ci_method, BL_CI_STUDENT_MAPS);
+    bl_engine *e;
+    bl_engine_opts o = { .threads = 2 };
+    assert_int_equal(bl_engine_new(f.m, &o, &e, &err), 0);
+    bl_cache *cache;
+    assert_int_equal(bl_cache_new(e, f.m, f.in, &cache, &err), 0);
+    assert_non_null(bl_cache_clean_predictions(cache));
+    sc.engine = e;
+    sc.cache = cache;
+    for (int k = 0; k < 2; k++) {
+        bl_evaluate_result *again = run(&sc);
+        same(five, again);
+        bl_evaluate_result_free(again);
+    }
+    int32_t *p = malloc(200 * sizeof *p);
+    assert_int_equal(bl_engine_predict(e, f.m, f.in, p, &err), 0);
+    assert_memory_equal(p, bl_cache_clean_predictions(cache), 200 * sizeof *p);
+    free(p);
+    bl_cache_free(cache);
+    bl_engine_free(e);
+    bl_evaluate_result_free(five);
+    bl_evaluate_result_free(mr);
+    bl_evaluate_result_free(w);
+    bl_evaluate_result_free(one);
+    bl_evaluate_result_free(clean);
+    bl_fault_map_free(map);
+    unmake(&f);
+}
+
+static int maps_seen;
+static void on_map(void *ctx, size_t ri, const bl_evaluate_row *row, const bl_evaluate_result *r)
+{
+    (void)ctx;
+    (void)r;
+    assert_true(ri < 6);
+    assert_true(row->reps >= 1 && row->ci_low <= row->accuracy && row->accuracy <= row->ci_high);
+    maps_seen++;
+}
+
+static void test_hooks_and_checks(void **s)
+{
+    (void)s;
+    fixture f = make("64-96-80-10", 100);
+    bl_evaluate_cfg c = cfg_of(&f, 1);
+    bl_evaluate_hooks h = { NULL, NULL, on_map, NULL };
+    bl_evaluate_result *r = NULL;
+    bl_error err = { 0 };
+    maps_seen = 0;
+    assert_int_equal(bl_evaluate(&c, &h, &r, &err), 0);
+    assert_int_equal(maps_seen, 6 * 5);
+    assert_int_equal(r->maps, 6 * 5);
+    bl_evaluate_result_free(r);
+    /* ranges and combinations, with the value in the message */
+    bl_evaluate_cfg b = c;
+    b.reps = -1;
+    assert_int_equal(bl_evaluate_check_params(&b, &err), BL_ERANGE);
+    assert_non_null(strstr(err.msg, "reps -1"));
+    b = c;
+    b.ci_width = 1.5;
+    assert_int_equal(bl_evaluate_check_params(&b, &err), BL_ERANGE);
+    b = c;
+    b.ci_width = 0.1; /* with reps = 5 */
+    assert_int_equal(bl_evaluate_check_params(&b, &err), BL_EINVAL);
+    b = c;
+    b.threads = 5000;
+    assert_int_equal(bl_evaluate_check_params(&b, &err), BL_ERANGE);
+    b = c;
+    b.fault = NULL;  /* a BER list without a spec */
+    assert_int_equal(bl_evaluate_check_params(&b, &err), BL_EINVAL);
+    double wrong[] = { 0.1, 2.0 };
+    b = c;
+    b.bers = wrong;
+    b.nbers = 2;
+    assert_int_equal(bl_evaluate(&b, NULL, &r, &err), BL_ERANGE);
+    assert_non_null(strstr(err.msg, "BER 2"));
+    unmake(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +409,8 @@ int main(void)
         cmocka_unit_test(test_coupled_monotone_per_seed),
         cmocka_unit_test(test_wilson_single_map),
         cmocka_unit_test(test_stopping_rule),
+        cmocka_unit_test(test_clean_spec_map),
+        cmocka_unit_test(test_hooks_and_checks),
         cmocka_unit_test(test_job),
         cmocka_unit_test(test_outputs),
         cmocka_unit_test(test_ber_list),
