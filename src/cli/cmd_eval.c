@@ -85,8 +85,10 @@ static const cli_opt eval_optv[] = {
                  "most maps of the stopping rule, 1.." CLI_STRINGIFY(BL_REPS_MAX)
                  " (default 100)", 0),
     CLI_STR("save-map", 'W', "FILE.bfm", T, save_map,
-            "save the weight and threshold faults of seed S as a fault map", 0),
-    CLI_STR("map", 'F', "FILE.bfm", T, map, "evaluate with a saved fault map applied", 0),
+            "save the weight and threshold faults of seed S as a fault map (needs --fault)",
+            0),
+    CLI_STR("map", 'F', "FILE.bfm", T, map,
+            "evaluate with a saved fault map applied (excludes --fault)", 0),
     CLI_LIST("plugin", 'p', "NAME|FILE.so", CLI_MAX_PLUGINS, T, plugins, nplugins,
              "load a fault-model plugin, by name (searched in BETLAB_PLUGIN_PATH, ./plugins, "
              "the shipped folder) or by file", 0),

@@ -362,8 +362,11 @@ static int parse_int(parse_ctx *c, const cli_opt *o, const char *v)
     errno = 0;
     long x = strtol(v, &end, 10);
     if (!*v || *end || errno || x < o->ilo || x > o->ihi) {
-        if (o->flags & CLI_CORE_RANGE)
+        if ((o->flags & CLI_CORE_RANGE) && (!*v || *end))
             return bad(c, "--%s wants an integer, not '%s'", o->name, v);
+        if (o->flags & CLI_CORE_RANGE) /* beyond the field: the core never sees it */
+            return bad(c, "--%s %s is out of range (see betlab %s --help)", o->name, v,
+                       c->s->name);
         if (big(o->ihi))
             return bad(c, "--%s wants an integer >= %ld, not '%s'", o->name, o->ilo, v);
         return bad(c, "--%s wants an integer in %ld..%ld, not '%s'", o->name, o->ilo, o->ihi, v);

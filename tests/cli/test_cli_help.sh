@@ -19,7 +19,7 @@ run "$BL" --help
 [ $rc = 0 ] && ok "betlab --help" || bad "betlab --help exits $rc"
 cmds=$(sed -n '/^commands:/,/^$/p' "$T/out" | awk 'NF > 1 { print $1 }')
 [ -n "$cmds" ] && ok "commands listed: $(echo $cmds)" || bad "no commands in betlab --help"
-for c in info train run console import faults devices cluster subset; do
+for c in info eval train run console import sweep metrics tui faults devices cluster subset; do
     echo "$cmds" | grep -qx "$c" || bad "betlab --help does not list $c"
 done
 
@@ -90,6 +90,76 @@ run "$BL" devices extra
 run "$BL" info "$T/none.bnn"
 [ $rc = 1 ] && [ "$(grep -c '^betlab: info: ' "$T/err")" = 1 ] && ok "runtime error: exit 1, prefixed" \
     || { bad "info missing file: exit $rc"; cat "$T/err"; }
+
+# eval, sweep, metrics: the numbers the core checks are passed on, and the
+# core's message is the usage error (one source of ranges for every front end)
+core_err() {  # label expected-message command...: exit 2, the message once, the usage
+    label=$1 msg=$2; shift 2
+    run "$@"
+    if [ $rc = 2 ] && [ "$(grep -c '^betlab: ' "$T/err")" = 1 ] && grep -qxF -- "$msg" "$T/err" &&
+       grep -q "^usage: betlab $2 " "$T/err"; then ok "$label"
+    else bad "$label: exit $rc"; sed 's/^/  | /' "$T/err"; fi
+}
+core_err "eval --reps: the evaluator's range" "betlab: eval: reps 200000 outside 1..100000" \
+    "$BL" eval --model random:fc --data x --fault bitflip --reps 200000
+core_err "eval --threads: the evaluator's range" "betlab: eval: threads 2000 outside 1..1024 (0: all CPUs)" \
+    "$BL" eval --model random:fc --data x --threads 2000
+core_err "eval --repeat: the evaluator's range" "betlab: eval: timing repeats 5000 outside 1..1000" \
+    "$BL" eval --model random:fc --data x --repeat 5000
+core_err "eval --threads x: not a number" "betlab: eval: --threads wants an integer, not 'x'" \
+    "$BL" eval --model random:fc --data x --threads x
+core_err "eval --threads beyond an int" \
+    "betlab: eval: --threads 99999999999 is out of range (see betlab eval --help)" \
+    "$BL" eval --model random:fc --data x --threads 99999999999
+core_err "eval --map with --fault" "betlab: eval: a fault spec and a saved fault map exclude each other" \
+    "$BL" eval --model random:fc --data x --fault bitflip --map x.bfm
+core_err "eval --simd from the table" "betlab: eval: --simd wants portable, avx2 or avx512, not 'fast'" \
+    "$BL" eval --model random:fc --data x --simd fast
+core_err "eval without --data" "betlab: eval: --data is required" "$BL" eval --model random:fc
+core_err "sweep --ci-width: the evaluator's range" "betlab: sweep: ci_width (CI half-width) 2 outside (0, 1]" \
+    "$BL" sweep --model random:fc --data x --fault bitflip --ber 0.1 --ci-width 2
+core_err "sweep --min-reps: the evaluator's range" "betlab: sweep: min_reps 200000 outside 1..100000" \
+    "$BL" sweep --model random:fc --data x --fault bitflip --ber 0.1 --ci-width 0.1 --min-reps 200000
+core_err "sweep BER list: the core's parser" \
+    "betlab: sweep: BER list '0,2': each value must be a number in [0, 1], separated by commas" \
+    "$BL" sweep --model random:fc --data x --fault bitflip --ber 0,2
+core_err "sweep required options" "betlab: sweep: --fault and --ber are required" \
+    "$BL" sweep --model random:fc --data x
+core_err "metrics --ber: the metrics call's range" "betlab: metrics: BER 1.5 outside [0, 1]" \
+    "$BL" metrics --model random:fc --data x --ber 1.5
+core_err "metrics --reps: the metrics call's range" "betlab: metrics: reps -1 outside 1..100000" \
+    "$BL" metrics --model random:fc --data x --reps -1
+core_err "metrics --importance words" \
+    "betlab: metrics: --importance wants auto, fast, brute or none, not 'bogus'" \
+    "$BL" metrics --model random:fc --data x --importance bogus
+core_err "tui --limit: the table's range" "betlab: tui: --limit wants an integer in 0..100000000, not '-1'" \
+    "$BL" tui --limit -1
+core_err "tui unknown option" "betlab: tui: unknown option '--no-colour'; did you mean --no-color?" \
+    "$BL" tui --no-colour
+run "$BL" tui --no-color </dev/null
+[ $rc = 2 ] && grep -qx "betlab: tui: needs a terminal (use betlab run/eval/sweep for batch work)" "$T/err" \
+    && ok "tui without a terminal: exit 2" || { bad "tui without a terminal: exit $rc"; cat "$T/err"; }
+for c in eval "sweep --fault bitflip --ber 0.1" metrics; do
+    run "$BL" $c --model "$T/none.bnn" --data x
+    [ $rc = 1 ] && [ "$(grep -c "^betlab: ${c%% *}: " "$T/err")" = 1 ] && ok "${c%% *} runtime error: exit 1, prefixed" \
+        || { bad "${c%% *} missing model: exit $rc"; cat "$T/err"; }
+done
+# the help quotes the core's limits (BL_REPS_MAX, BL_THREADS_MAX, stringified
+# at build time: no macro name may leak) and says how --plugin is resolved
+run "$BL" eval --help
+grep -q -- "--reps R .*1\.\.100000" "$T/out" && grep -q -- "--threads T .*1\.\.1024" "$T/out" \
+    && ok "eval --help quotes the evaluator's ranges" || { bad "eval --help ranges"; cat "$T/out"; }
+for c in $cmds; do
+    run "$BL" $c --help
+    grep -q "BL_[A-Z]" "$T/out" && bad "$c --help shows a macro name: $(grep BL_ "$T/out")"
+done
+for c in eval sweep metrics; do
+    run "$BL" $c --help
+    grep -q -- "--plugin NAME|FILE" "$T/out" && ok "$c: --plugin NAME|FILE" || bad "$c: --plugin metavar"
+done
+run "$BL" eval --model random:3-8-3@2 --data x --plugin burst --plugin ./nope.so
+[ $rc = 1 ] && grep -q "nope.so" "$T/err" && ok "eval --plugin is repeatable (by name, then file)" \
+    || { bad "eval --plugin x2: exit $rc"; cat "$T/err"; }
 
 # repeatable --plugin collects every file (the second one is what fails here)
 run "$BL" faults --plugin plugins/burst.so --plugin "$T/nope.so"

@@ -1,7 +1,7 @@
 #!/bin/sh
-# man/betlab.1 agrees with the command table: each SYNOPSIS block of a
-# command with an option table is exactly what `betlab help --man CMD`
-# generates from that table; every command of the table has a SYNOPSIS
+# man/betlab.1 agrees with the command table: each command's SYNOPSIS
+# block is exactly what `betlab help --man CMD` generates from its option
+# table; every command of the table has a SYNOPSIS
 # block and an entry in the page; every declared option is described in the
 # page.  To fix a failure, paste `betlab help --man CMD` over the command's
 # block in the SYNOPSIS and describe new options under COMMANDS.
@@ -29,23 +29,19 @@ cmds=$(sed -n '/^commands:/,/^$/p' "$T/help" | awk 'NF > 1 { print $1 }')
 
 for c in $cmds; do
     "$BL" help --man "$c" >"$T/gen" 2>"$T/err" || { bad "betlab help --man $c failed"; continue; }
-    if [ -s "$T/gen" ]; then
-        blocks "$T/gen" >"$T/gen_block"
-        if grep -qxF -f "$T/gen_block" "$T/man_blocks"; then ok "$c: SYNOPSIS matches the table"
-        else
-            bad "$c: SYNOPSIS differs from the table; it should read:"
-            sed 's/^/    /' "$T/gen"
-        fi
-        # every declared option is described in the page, roff-escaped (\-\-name)
-        for o in $(sed -n 's/^\.R*B* *\[* *\\-\\-\([a-zA-Z0-9\\-]*\).*/\1/p' "$T/gen" | sed 's/\\-/-/g'); do
-            r=$(printf '%s' "--$o" | sed 's/-/\\-/g')
-            grep -qF -- "$r" "$T/body" || bad "$c: option --$o is not described in $MAN"
-        done
+    # every command has an option table now: an empty block is a failure
+    [ -s "$T/gen" ] || { bad "$c: betlab help --man $c printed nothing (no option table?)"; continue; }
+    blocks "$T/gen" >"$T/gen_block"
+    if grep -qxF -f "$T/gen_block" "$T/man_blocks"; then ok "$c: SYNOPSIS matches the table"
     else
-        # not yet converted to an option table: at least a SYNOPSIS block
-        grep -qE "^\.B betlab\|\.(B $c|RB \[ $c \])\|" "$T/man_blocks" && ok "$c: has a SYNOPSIS block (no table yet)" \
-            || bad "$c: no SYNOPSIS block in $MAN"
+        bad "$c: SYNOPSIS differs from the table; it should read:"
+        sed 's/^/    /' "$T/gen"
     fi
+    # every declared option is described in the page, roff-escaped (\-\-name)
+    for o in $(sed -n 's/^\.R*B* *\[* *\\-\\-\([a-zA-Z0-9\\-]*\).*/\1/p' "$T/gen" | sed 's/\\-/-/g'); do
+        r=$(printf '%s' "--$o" | sed 's/-/\\-/g')
+        grep -qF -- "$r" "$T/body" || bad "$c: option --$o is not described in $MAN"
+    done
     # an entry of its own in the page body
     grep -qE "^\.(B|BI|BR|SS)( betlab)? \"?$c( |\"|$)" "$T/body" && ok "$c: described in the page" \
         || bad "$c: no entry in $MAN"

@@ -288,6 +288,44 @@ static void test_args_stop(void **state)
     assert_non_null(strstr(r.err, "betlab: run: expected FILE [ARGS...]"));
 }
 
+/* Numbers whose range the core checks: any int (or any double but NaN)
+ * passes, nothing about the table's bounds is shown; only text that is no
+ * number, or a value beyond the field, is refused here. */
+static const cli_opt core_optv[] = {
+    CLI_INT_CORE("reps", 'r', "R", t_opts, threads, "repetitions, 1..100000", 0),
+    CLI_REAL_CORE("ber", 0, "P", t_opts, p, "a rate in [0, 1]", 0),
+    CLI_END,
+};
+static const cli_spec core_spec = { "core", "ranges checked later", NULL, 0, 0, 0, core_optv };
+
+static void test_core_range(void **state)
+{
+    (void)state;
+    static run_result r;
+    run_spec(&core_spec, &r, "--reps", "-5", "--ber", "7.5", (const char *)NULL);
+    assert_int_equal(r.rc, CLI_PARSE_OK); /* the core reports these */
+    assert_int_equal(r.o.threads, -5);
+    assert_true(r.o.p == 7.5);
+    run_spec(&core_spec, &r, "--reps", "2147483647", (const char *)NULL);
+    assert_int_equal(r.rc, CLI_PARSE_OK);
+    run_spec(&core_spec, &r, "--reps", "x", (const char *)NULL);
+    assert_int_equal(r.rc, BL_EXIT_USAGE);
+    assert_non_null(strstr(r.err, "betlab: core: --reps wants an integer, not 'x'\n"));
+    run_spec(&core_spec, &r, "--reps", "2147483648", (const char *)NULL); /* beyond an int */
+    assert_int_equal(r.rc, BL_EXIT_USAGE);
+    assert_non_null(strstr(r.err, "--reps 2147483648 is out of range (see betlab core --help)"));
+    run_spec(&core_spec, &r, "--ber", "nan", (const char *)NULL);
+    assert_int_equal(r.rc, BL_EXIT_USAGE);
+    assert_non_null(strstr(r.err, "betlab: core: --ber wants a number, not 'nan'\n"));
+    run_spec(&core_spec, &r, "--help", (const char *)NULL);
+    assert_int_equal(r.rc, CLI_PARSE_HELP);
+    assert_non_null(strstr(r.out, "repetitions, 1..100000\n")); /* no table bounds added */
+    assert_non_null(strstr(r.out, "a rate in [0, 1]\n"));
+    assert_null(strstr(r.out, "2147483647"));
+    assert_null(strstr(r.out, "inf"));
+    assert_string_equal(CLI_STRINGIFY(CLI_MAX_OPTS), "64");
+}
+
 static void test_edit_distance(void **state)
 {
     (void)state;
@@ -324,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_repeatable),     cmocka_unit_test(test_unknown_option),
         cmocka_unit_test(test_help),           cmocka_unit_test(test_args_stop),
         cmocka_unit_test(test_edit_distance),  cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_core_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
