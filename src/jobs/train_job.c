@@ -7,6 +7,7 @@
 
 typedef struct targ {
     bl_train_job_cfg cfg;
+    char *name;
     bl_job *job;
     const atomic_int *pause_while;
     void (*on_start)(void);
@@ -21,6 +22,7 @@ static void targ_free(void *p)
     if (a->cfg.own_trainer)
         bl_trainer_free(a->cfg.trainer);
     bl_job_own_free(&a->own);
+    free(a->name);
     free(a);
 }
 
@@ -69,6 +71,8 @@ static int job_fn(bl_job *job, void *arg, bl_error *err)
         snprintf(buf, sizeof buf, "%.6f", h[nh - 1].test_acc);
         bl_model_meta_set(m, "test_accuracy", buf);
     }
+    if (a->name)
+        bl_model_meta_set(m, "name", a->name);
     bl_job_set_result(job, m, model_free);
     return 0;
 }
@@ -82,6 +86,12 @@ static int make_arg(const bl_train_job_cfg *cfg, targ **out, bl_error *err)
     if (!a)
         return bl_error_set(err, BL_ENOMEM, "train: out of memory");
     a->cfg = *cfg;
+    a->name = cfg->name ? strdup(cfg->name) : NULL;
+    a->cfg.name = a->name;
+    if (cfg->name && !a->name) {
+        free(a);
+        return bl_error_set(err, BL_ENOMEM, "train: out of memory");
+    }
     *out = a;
     return 0;
 }

@@ -14,7 +14,8 @@
  *
  * Result: the exported model (bl_trainer_export; bl_model *, freed with
  * bl_model_free; metadata test_accuracy from the last epoch's test
- * accuracy when there is test data), or NULL with no_export. */
+ * accuracy when there is test data, and name when given), or NULL with
+ * no_export. */
 #ifndef BL_JOBS_TRAIN_JOB_H
 #define BL_JOBS_TRAIN_JOB_H
 
@@ -25,6 +26,7 @@ typedef struct bl_train_job_cfg {
     bl_trainer *trainer;     /* borrowed (must outlive the job) unless own_trainer */
     int own_trainer;         /* the job frees it (on a failed start it stays yours) */
     int no_export;           /* result NULL: the caller exports (or not) itself     */
+    const char *name;        /* metadata "name" of the exported model (copied; NULL) */
     bl_train_cb cb;          /* optional, on the job's thread; nonzero stops        */
     void *cb_ctx;
 } bl_train_job_cfg;

@@ -127,7 +127,8 @@ static cl_points *check_points(lua_State *L, const char *fn, size_t limit)
     return p;
 }
 
-static bl_precision opt_precision(lua_State *L, int o, const char *fn, const char *device)
+/* The 'precision' field for device (shared with bl.job.cluster). */
+int lbl_cluster_precision(lua_State *L, int o, const char *fn, const char *device)
 {
     const char *ps = lbl_opt_string(L, o, fn, "precision", NULL);
     if (!ps)
@@ -138,7 +139,24 @@ static bl_precision opt_precision(lua_State *L, int o, const char *fn, const cha
                    fn, ps);
     if (!strcasecmp(device, "reference") && p != BL_PREC_FP64)
         luaL_error(L, "%s: field 'precision': the reference device computes in fp64 only", fn);
-    return (bl_precision)p;
+    return p;
+}
+
+static bl_precision opt_precision(lua_State *L, int o, const char *fn, const char *device)
+{
+    return (bl_precision)lbl_cluster_precision(L, o, fn, device);
+}
+
+/* The 'optimizer' field (shared with bl.job.cluster). */
+int lbl_cluster_optimizer(lua_State *L, int o, const char *fn)
+{
+    const char *os = lbl_opt_string(L, o, fn, "optimizer", "lazy-greedy");
+    int opt = bl_optimizer_parse(os);
+    if (opt < 0)
+        luaL_error(L, "%s: field 'optimizer' must be one of greedy, lazy-greedy, "
+                      "stochastic-greedy, sieve-streaming, sieve-streaming++, "
+                      "three-sieves, salsa; got \"%s\"", fn, os);
+    return opt;
 }
 
 static void new_backend(lua_State *L, cl_points *p, const char *fn, const char *device,
@@ -169,9 +187,10 @@ static int cl_progress(void *ctx, double fraction, double f)
     return lbl_progress_stop(&c->p);
 }
 
-static void push_result(lua_State *L, const cl_points *p, const bl_cluster_opts *o)
+/* The result table of bl.cluster.exemplar (shared with bl.job.cluster). */
+void lbl_push_cluster(lua_State *L, const bl_cluster_result *r, size_t n, size_t d,
+                      const char *device, int precision, int optimizer)
 {
-    const bl_cluster_result *r = &p->r;
     lua_createtable(L, 0, 10);
     lua_pushnumber(L, r->f);
     lua_setfield(L, -2, "f");
@@ -191,16 +210,22 @@ static void push_result(lua_State *L, const cl_points *p, const bl_cluster_opts 
     lua_setfield(L, -2, "evaluations");
     lua_pushnumber(L, r->seconds);
     lua_setfield(L, -2, "seconds");
-    lua_pushstring(L, p->b->device);
+    lua_pushstring(L, device);
     lua_setfield(L, -2, "device");
-    lua_pushstring(L, bl_precision_name(p->b->precision));
+    lua_pushstring(L, bl_precision_name((bl_precision)precision));
     lua_setfield(L, -2, "precision");
-    lua_pushstring(L, bl_optimizer_name(o->optimizer));
+    lua_pushstring(L, bl_optimizer_name((bl_optimizer)optimizer));
     lua_setfield(L, -2, "optimizer");
-    lua_pushinteger(L, (lua_Integer)p->n);
+    lua_pushinteger(L, (lua_Integer)n);
     lua_setfield(L, -2, "n");
-    lua_pushinteger(L, (lua_Integer)p->d);
+    lua_pushinteger(L, (lua_Integer)d);
     lua_setfield(L, -2, "d");
+}
+
+static void push_result(lua_State *L, const cl_points *p, const bl_cluster_opts *o)
+{
+    lbl_push_cluster(L, &p->r, p->n, p->d, p->b->device, (int)p->b->precision,
+                     (int)o->optimizer);
 }
 
 static void check_data_arg(lua_State *L)
@@ -228,13 +253,7 @@ static int l_exemplar(lua_State *L)
         return luaL_error(L, "%s: field 'k' must be a positive integer, got nil", fn);
     bl_cluster_opts co = { 0 };
     co.k = (size_t)lbl_opt_int(L, o, fn, "k", 1, 1, (lua_Integer)1 << 32);
-    const char *os = lbl_opt_string(L, o, fn, "optimizer", "lazy-greedy");
-    int opt = bl_optimizer_parse(os);
-    if (opt < 0)
-        return luaL_error(L, "%s: field 'optimizer' must be one of greedy, lazy-greedy, "
-                             "stochastic-greedy, sieve-streaming, sieve-streaming++, "
-                             "three-sieves, salsa; got \"%s\"", fn, os);
-    co.optimizer = (bl_optimizer)opt;
+    co.optimizer = (bl_optimizer)lbl_cluster_optimizer(L, o, fn);
     const char *device = lbl_opt_string(L, o, fn, "device", "cpu");
     bl_precision prec = opt_precision(L, o, fn, device);
     co.seed = lbl_opt_seed(L, o, fn, "seed", 1);

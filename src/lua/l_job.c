@@ -16,15 +16,19 @@
 
 #include <jansson.h>
 
+#include "bnn/train.h"
+#include "cli/env.h"
+#include "jobs/cluster_job.h"
 #include "jobs/eval_job.h"
 #include "jobs/metrics_job.h"
+#include "jobs/train_job.h"
 #include "lua/lbl.h"
 #include "study/evaluate.h"
 #include "study/metrics_report.h"
 
 #define LBL_JOB "betlab.job"
 
-typedef enum { JK_EVAL, JK_SWEEP, JK_METRICS } job_kind;
+typedef enum { JK_EVAL, JK_SWEEP, JK_METRICS, JK_TRAIN, JK_CLUSTER } job_kind;
 
 typedef struct lbl_job {
     bl_job *job;
@@ -130,6 +134,15 @@ static int j_cancel(lua_State *L)
     return 0;
 }
 
+/* A cluster job's result as bl.cluster.exemplar's table: the run on the
+ * requested device (the CPU run for "cpu"); frees r. */
+static void push_cluster(lua_State *L, bl_cluster_job_result *r)
+{
+    const bl_cluster_job_run *run = r->dev.state == BL_CLUSTER_RUN_DONE ? &r->dev : &r->cpu;
+    lbl_push_cluster(L, &run->r, r->n, r->d, run->device, (int)r->precision, (int)r->optimizer);
+    bl_cluster_job_result_free(r);
+}
+
 /* The finished job's result as a Lua value, made once and cached in the
  * handle's user value (so j:result() twice gives the same object). */
 static int push_result(lua_State *L, lbl_job *u)
@@ -160,6 +173,12 @@ static int push_result(lua_State *L, lbl_job *u)
         json_decref(j);
         break;
     }
+    case JK_TRAIN:
+        lbl_push_model(L, r); /* owns r now */
+        break;
+    case JK_CLUSTER:
+        push_cluster(L, r);
+        break;
     }
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, 1);
@@ -339,6 +358,93 @@ static int l_job_metrics(lua_State *L)
     return 1;
 }
 
+/* bl.job.train{...} -> job whose result is the trained model; fields as
+ * bl.train (no on_epoch / on_progress: use j:progress()).  The job owns the
+ * trainer, which holds its own copy of the (limited) data. */
+static int l_job_train(lua_State *L)
+{
+    const char *fn = "bl.job.train";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    bl_train_opts o;
+    bl_dataset *train, *test;
+    size_t limit;
+    const char *name;
+    lbl_train_opts(L, 1, fn, &o, &train, &test, &limit, &name);
+    if (lbl_opt_present(L, 1, "on_epoch") || lbl_opt_present(L, 1, "on_progress"))
+        return luaL_error(L, "%s: fields 'on_epoch' and 'on_progress' are not for jobs: use "
+                             "j:progress()", fn);
+    lbl_job *u = push_job(L, JK_TRAIN);
+    bl_error err = { 0 };
+    bl_dataset *tr_view = NULL, *te_view = NULL;
+    bl_trainer *t = NULL;
+    int rc = 0;
+    if (limit && limit < bl_dataset_count(train))
+        rc = bl_dataset_subset(train, 0, limit, &tr_view, &err);
+    if (!rc && test && limit && limit < bl_dataset_count(test))
+        rc = bl_dataset_subset(test, 0, limit, &te_view, &err);
+    if (!rc)
+        rc = bl_trainer_new(&o, tr_view ? tr_view : train, te_view ? te_view : test, &t, &err);
+    bl_dataset_free(tr_view);   /* the trainer keeps its own copy of the data */
+    bl_dataset_free(te_view);
+    bl_train_job_cfg cfg = { .trainer = t, .own_trainer = 1, .name = name };
+    bl_job_opts jo = { .kind = "train" };
+    if (!rc && (rc = bl_train_job_start(&cfg, &jo, &u->job, &err)))
+        bl_trainer_free(t);
+    if (rc)
+        return lbl_fail(L, fn, &err);
+    return 1;
+}
+
+static void free_dataset(void *p) { bl_dataset_free(p); }
+
+/* bl.job.cluster{data=, k=, optimizer=, precision=, device=, seed=, limit=,
+ * threads=} -> job whose result is bl.cluster.exemplar's table for the
+ * dataset's first `limit` rows.  The job holds its own reference to the
+ * dataset's storage. */
+static int l_job_cluster(lua_State *L)
+{
+    const char *fn = "bl.job.cluster";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const keys[] = { "data", "k", "optimizer", "precision", "device", "seed",
+                                        "limit", "threads", NULL };
+    lbl_opt_keys(L, 1, fn, keys);
+    if (lua_getfield(L, 1, "data") == LUA_TNIL || !luaL_testudata(L, -1, LBL_DATASET))
+        return luaL_error(L, "%s: field 'data' must be a dataset, got %s", fn,
+                          luaL_typename(L, -1));
+    bl_dataset *ds = lbl_check_dataset(L, -1);
+    lua_pop(L, 1);
+    if (!lbl_opt_present(L, 1, "k"))
+        return luaL_error(L, "%s: field 'k' must be a positive integer, got nil", fn);
+    bl_cluster_job_cfg cfg = { 0 };
+    cfg.k = (size_t)lbl_opt_int(L, 1, fn, "k", 1, 1, (lua_Integer)1 << 32);
+    cfg.optimizer = (bl_optimizer)lbl_cluster_optimizer(L, 1, fn);
+    cfg.device = lbl_opt_string(L, 1, fn, "device", "cpu");
+    cfg.precision = (bl_precision)lbl_cluster_precision(L, 1, fn, cfg.device);
+    cfg.device_only = 1;   /* the requested device only, as bl.cluster.exemplar */
+    cfg.seed = lbl_opt_seed(L, 1, fn, "seed", 1);
+    cfg.threads = lbl_threads(L, 1, fn);
+    cfg.n = (size_t)lbl_opt_int(L, 1, fn, "limit", 0, 1, LUA_MAXINTEGER);
+    cfg.settings = cli_settings();
+    size_t n = bl_dataset_count(ds);
+    if (cfg.n && cfg.n < n)
+        n = cfg.n;
+    if (cfg.k > n)
+        return luaL_error(L, "%s: field 'k' = %d exceeds the %d data points", fn, (int)cfg.k,
+                          (int)n);
+    lbl_job *u = push_job(L, JK_CLUSTER);
+    bl_error err = { 0 };
+    bl_dataset *view;
+    if (bl_dataset_subset(ds, 0, bl_dataset_count(ds), &view, &err))
+        return lbl_fail(L, fn, &err);
+    bl_job_opts jo = { .kind = "cluster" };
+    jo.own.p[0] = view;
+    jo.own.free[0] = free_dataset;
+    cfg.data = view;
+    if (bl_cluster_job_start(&cfg, &jo, &u->job, &err))
+        start_failed(L, fn, &jo, &err);
+    return 1;
+}
+
 void lbl_open_job(lua_State *L)
 {
     static const luaL_Reg methods[] = {
@@ -351,8 +457,8 @@ void lbl_open_job(lua_State *L)
     };
     lbl_newclass(L, LBL_JOB, methods, meta, "job");
     static const luaL_Reg fns[] = {
-        { "eval", l_job_eval }, { "sweep", l_job_sweep }, { "metrics", l_job_metrics },
-        { NULL, NULL },
+        { "eval", l_job_eval },   { "sweep", l_job_sweep }, { "metrics", l_job_metrics },
+        { "train", l_job_train }, { "cluster", l_job_cluster }, { NULL, NULL },
     };
     luaL_newlib(L, fns);
     lua_setfield(L, -2, "job");

@@ -56,6 +56,97 @@ static int opt_fn(lua_State *L, int o, const char *fn, const char *name)
     return 0;
 }
 
+/* bl.train's options (table at idx; shared with bl.job.train) into o, the
+ * datasets (borrowed from Lua), limit and name; raises on a bad option.
+ * on_epoch/on_progress are accepted here; the caller decides what to do
+ * with them. */
+void lbl_train_opts(lua_State *L, int idx, const char *fn, bl_train_opts *op, bl_dataset **trainp,
+                    bl_dataset **testp, size_t *limitp, const char **namep)
+{
+    static const char *const keys[] = { "arch", "data", "test", "epochs", "batch", "lr", "flip",
+                                        "reg", "loss", "seed", "threads", "limit", "name",
+                                        "on_epoch", "on_progress", NULL };
+    int top = lua_gettop(L);
+    lbl_opt_keys(L, idx, fn, keys);
+    bl_train_opts o;
+    bl_train_opts_default(&o);
+    const char *arch = lbl_opt_string(L, idx, fn, "arch", NULL);
+    if (!arch)
+        luaL_error(L, "%s: field 'arch' must be a string (fc, vgg3 or a spec), got nil", fn);
+    if (strlen(arch) >= sizeof o.spec)
+        luaL_error(L, "%s: field 'arch' is too long", fn);
+    strcpy(o.spec, arch);
+    if (lua_getfield(L, idx, "data") == LUA_TNIL || !luaL_testudata(L, -1, LBL_DATASET))
+        luaL_error(L, "%s: field 'data' must be a dataset, got %s", fn, luaL_typename(L, -1));
+    bl_dataset *train = lbl_check_dataset(L, -1);
+    bl_dataset *test = NULL;
+    if (lua_getfield(L, idx, "test") != LUA_TNIL) {
+        if (!luaL_testudata(L, -1, LBL_DATASET))
+            luaL_error(L, "%s: field 'test' must be a dataset, got %s", fn, luaL_typename(L, -1));
+        test = lbl_check_dataset(L, -1);
+    }
+    o.epochs = (int)lbl_opt_int(L, idx, fn, "epochs", 1, 1, 100000);
+    o.batch = (int)lbl_opt_int(L, idx, fn, "batch", o.batch, 1, 1 << 20);
+    o.lr = lbl_opt_number(L, idx, fn, "lr", o.lr);
+    if (!(o.lr > 0))
+        luaL_error(L, "%s: field 'lr' must be > 0", fn);
+    o.seed = lbl_opt_seed(L, idx, fn, "seed", o.seed);
+    o.threads = lbl_threads(L, idx, fn);
+    size_t limit = (size_t)lbl_opt_int(L, idx, fn, "limit", 0, 0, LUA_MAXINTEGER);
+    const char *loss = lbl_opt_string(L, idx, fn, "loss", "ce");
+    if (strcmp(loss, "ce") == 0)
+        o.loss = BL_LOSS_CE;
+    else if (strcmp(loss, "mhl") == 0)
+        o.loss = BL_LOSS_MHL;
+    else
+        luaL_error(L, "%s: field 'loss' must be \"ce\" or \"mhl\"", fn);
+    const char *name = lbl_opt_string(L, idx, fn, "name", NULL);
+    if (lua_getfield(L, idx, "flip") != LUA_TNIL) {
+        if (!lua_istable(L, -1))
+            luaL_error(L, "%s: field 'flip' must be a table {p=, mode=}", fn);
+        int f = lua_gettop(L);
+        static const char *const fk[] = { "p", "p01", "p10", "mode", NULL };
+        char ff[96];
+        snprintf(ff, sizeof ff, "%s: field 'flip'", fn);
+        lbl_opt_keys(L, f, ff, fk);
+        if (lbl_opt_present(L, f, "p") &&
+            (lbl_opt_present(L, f, "p01") || lbl_opt_present(L, f, "p10")))
+            luaL_error(L, "%s: give either p or p01/p10", ff);
+        double p = lbl_opt_number(L, f, ff, "p", 0);
+        o.p01 = lbl_opt_number(L, f, ff, "p01", p);
+        o.p10 = lbl_opt_number(L, f, ff, "p10", p);
+        if (o.p01 < 0 || o.p01 > 1 || o.p10 < 0 || o.p10 > 1)
+            luaL_error(L, "%s: rates must be in [0, 1]", ff);
+        const char *mode = lbl_opt_string(L, f, ff, "mode", "ste");
+        if (strcmp(mode, "ste") == 0 || strcmp(mode, "flip-ste") == 0)
+            o.flip_mode = BL_FLIP_STE;
+        else if (strcmp(mode, "exact") == 0 || strcmp(mode, "flip-exact") == 0)
+            o.flip_mode = BL_FLIP_EXACT;
+        else
+            luaL_error(L, "%s: mode must be \"ste\" or \"exact\"", ff);
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, idx, "reg") != LUA_TNIL) {
+        if (!lua_istable(L, -1))
+            luaL_error(L, "%s: field 'reg' must be a table {margin=, b=}", fn);
+        int r = lua_gettop(L);
+        static const char *const rk[] = { "margin", "b", NULL };
+        char rf[96];
+        snprintf(rf, sizeof rf, "%s: field 'reg'", fn);
+        lbl_opt_keys(L, r, rf, rk);
+        o.reg_lambda = lbl_opt_number(L, r, rf, "margin", 0);
+        o.reg_b = lbl_opt_number(L, r, rf, "b", 1);
+        if (o.reg_lambda < 0 || o.reg_b < 0)
+            luaL_error(L, "%s: margin and b must be >= 0", rf);
+    }
+    lua_settop(L, top);   /* the datasets stay referenced by the options table */
+    *op = o;
+    *trainp = train;
+    *testp = test;
+    *limitp = limit;
+    *namep = name;
+}
+
 /* bl.train{arch=, data=, test=, epochs=, batch=, lr=, flip={p= | p01=, p10=,
  * mode="ste"|"exact"}, reg={margin=λ, b=}, loss="ce"|"mhl", seed=,
  * threads=, limit=, name=, on_epoch=fn, on_progress=fn} -> model */
@@ -63,82 +154,11 @@ static int l_train(lua_State *L)
 {
     const char *fn = "bl.train";
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *const keys[] = { "arch", "data", "test", "epochs", "batch", "lr", "flip",
-                                        "reg", "loss", "seed", "threads", "limit", "name",
-                                        "on_epoch", "on_progress", NULL };
-    lbl_opt_keys(L, 1, fn, keys);
     bl_train_opts o;
-    bl_train_opts_default(&o);
-    const char *arch = lbl_opt_string(L, 1, fn, "arch", NULL);
-    if (!arch)
-        return luaL_error(L, "%s: field 'arch' must be a string (fc, vgg3 or a spec), got nil", fn);
-    if (strlen(arch) >= sizeof o.spec)
-        return luaL_error(L, "%s: field 'arch' is too long", fn);
-    strcpy(o.spec, arch);
-    if (lua_getfield(L, 1, "data") == LUA_TNIL || !luaL_testudata(L, -1, LBL_DATASET))
-        return luaL_error(L, "%s: field 'data' must be a dataset, got %s", fn,
-                          luaL_typename(L, -1));
-    bl_dataset *train = lbl_check_dataset(L, -1);
-    bl_dataset *test = NULL;
-    if (lua_getfield(L, 1, "test") != LUA_TNIL) {
-        if (!luaL_testudata(L, -1, LBL_DATASET))
-            return luaL_error(L, "%s: field 'test' must be a dataset, got %s", fn,
-                              luaL_typename(L, -1));
-        test = lbl_check_dataset(L, -1);
-    }
-    o.epochs = (int)lbl_opt_int(L, 1, fn, "epochs", 1, 1, 100000);
-    o.batch = (int)lbl_opt_int(L, 1, fn, "batch", o.batch, 1, 1 << 20);
-    o.lr = lbl_opt_number(L, 1, fn, "lr", o.lr);
-    if (!(o.lr > 0))
-        return luaL_error(L, "%s: field 'lr' must be > 0", fn);
-    o.seed = lbl_opt_seed(L, 1, fn, "seed", o.seed);
-    o.threads = lbl_threads(L, 1, fn);
-    size_t limit = (size_t)lbl_opt_int(L, 1, fn, "limit", 0, 0, LUA_MAXINTEGER);
-    const char *loss = lbl_opt_string(L, 1, fn, "loss", "ce");
-    if (strcmp(loss, "ce") == 0)
-        o.loss = BL_LOSS_CE;
-    else if (strcmp(loss, "mhl") == 0)
-        o.loss = BL_LOSS_MHL;
-    else
-        return luaL_error(L, "%s: field 'loss' must be \"ce\" or \"mhl\"", fn);
-    const char *name = lbl_opt_string(L, 1, fn, "name", NULL);
-    if (lua_getfield(L, 1, "flip") != LUA_TNIL) {
-        if (!lua_istable(L, -1))
-            return luaL_error(L, "%s: field 'flip' must be a table {p=, mode=}", fn);
-        int f = lua_gettop(L);
-        static const char *const fk[] = { "p", "p01", "p10", "mode", NULL };
-        lbl_opt_keys(L, f, "bl.train: field 'flip'", fk);
-        const char *ff = "bl.train: field 'flip'";
-        if (lbl_opt_present(L, f, "p") &&
-            (lbl_opt_present(L, f, "p01") || lbl_opt_present(L, f, "p10")))
-            return luaL_error(L, "%s: give either p or p01/p10", ff);
-        double p = lbl_opt_number(L, f, ff, "p", 0);
-        o.p01 = lbl_opt_number(L, f, ff, "p01", p);
-        o.p10 = lbl_opt_number(L, f, ff, "p10", p);
-        if (o.p01 < 0 || o.p01 > 1 || o.p10 < 0 || o.p10 > 1)
-            return luaL_error(L, "%s: rates must be in [0, 1]", ff);
-        const char *mode = lbl_opt_string(L, f, ff, "mode", "ste");
-        if (strcmp(mode, "ste") == 0 || strcmp(mode, "flip-ste") == 0)
-            o.flip_mode = BL_FLIP_STE;
-        else if (strcmp(mode, "exact") == 0 || strcmp(mode, "flip-exact") == 0)
-            o.flip_mode = BL_FLIP_EXACT;
-        else
-            return luaL_error(L, "%s: mode must be \"ste\" or \"exact\"", ff);
-    }
-    lua_pop(L, 1);
-    if (lua_getfield(L, 1, "reg") != LUA_TNIL) {
-        if (!lua_istable(L, -1))
-            return luaL_error(L, "%s: field 'reg' must be a table {margin=, b=}", fn);
-        int r = lua_gettop(L);
-        static const char *const rk[] = { "margin", "b", NULL };
-        const char *rf = "bl.train: field 'reg'";
-        lbl_opt_keys(L, r, rf, rk);
-        o.reg_lambda = lbl_opt_number(L, r, rf, "margin", 0);
-        o.reg_b = lbl_opt_number(L, r, rf, "b", 1);
-        if (o.reg_lambda < 0 || o.reg_b < 0)
-            return luaL_error(L, "%s: margin and b must be >= 0", rf);
-    }
-    lua_pop(L, 1);
+    bl_dataset *train, *test;
+    size_t limit;
+    const char *name;
+    lbl_train_opts(L, 1, fn, &o, &train, &test, &limit, &name);
     train_cb cb;
     cb.epochs = o.epochs;
     lbl_progress_init(&cb.epoch, L, opt_fn(L, 1, fn, "on_epoch"));

@@ -134,6 +134,19 @@ int lbl_sweep_opts(lua_State *L, const char *fn, struct bl_evaluate_cfg *cfg, bl
 void lbl_push_sweep(lua_State *L, struct bl_evaluate_result *r);
 /* l_job.c: bl.job */
 void lbl_open_job(lua_State *L);
+/* l_train.c: bl.train's options (table at idx), shared with bl.job.train;
+ * the datasets stay referenced by the table. */
+struct bl_train_opts;
+void lbl_train_opts(lua_State *L, int idx, const char *fn, struct bl_train_opts *o,
+                    bl_dataset **train, bl_dataset **test, size_t *limit, const char **name);
+/* l_cluster.c: bl.cluster.exemplar's result table, shared with bl.job.cluster. */
+struct bl_cluster_result;
+void lbl_push_cluster(lua_State *L, const struct bl_cluster_result *r, size_t n, size_t d,
+                      const char *device, int precision, int optimizer);
+/* l_cluster.c: the 'precision' field (default by device) and the
+ * 'optimizer' field (default lazy-greedy) as bl_precision / bl_optimizer. */
+int lbl_cluster_precision(lua_State *L, int o, const char *fn, const char *device);
+int lbl_cluster_optimizer(lua_State *L, int o, const char *fn);
 /* Fault argument: a betlab.fault object or a spec string (parsed against
  * model m, may be NULL).  Returns a spec that *owned says whether the
  * caller must free. */

@@ -67,4 +67,56 @@ do
   local k <close> = bl.job.sweep{ model = m, data = ds, ber = "1e-4:0.5:40", reps = 200 }
 end
 lt.err("job is closed", function() local k = bl.job.eval(m, ds); k:close(); return k:state() end)
+-- train: the same model as the blocking bl.train (tiny data, 1 epoch)
+local sub = ds:subset(1, 100)
+local tspec = { arch = "16-16-4", data = ds, test = sub, epochs = 1, batch = 32, seed = 3,
+                flip = { p = 0.01 }, limit = 200, name = "tiny" }
+local tj = bl.job.train(tspec)
+lt.ok(tostring(tj):find("^job train"), "tostring(train job)")
+local tm = tj:wait()
+lt.eq(tj:state(), "done", "train job done")
+lt.eq(select(1, tj:progress()), 1.0, "train progress 1 when done")
+lt.eq(tj:result(), tm, "train result() is the waited model")
+local tdirect = bl.train(tspec)
+lt.eq(tm:checksum(), tdirect:checksum(), "bl.job.train identical to bl.train")
+lt.eq(tm:meta("name"), "tiny", "trained model name")
+lt.eq(tm:meta("test_accuracy"), tdirect:meta("test_accuracy"), "test accuracy in metadata")
+lt.ok(tm:eval(sub).accuracy >= 0, "the trained model evaluates")
+local tc = bl.job.train{ arch = "16-16-4", data = ds, epochs = 200, batch = 8, seed = 3 }
+tc:cancel()
+lt.err("cancelled", tc.wait, tc)
+lt.eq(tc:state(), "cancelled", "train job cancelled")
+lt.err("field 'arch'", bl.job.train, { data = ds })
+lt.err("field 'flip'", bl.job.train, { arch = "16-4", data = ds, flip = { p = 2 } })
+lt.err("not for jobs", bl.job.train, { arch = "16-4", data = ds, on_epoch = print })
+lt.err("bl.job.train:", bl.job.train, { arch = "99-4", data = ds })
+
+-- cluster: the same table as the blocking bl.cluster.exemplar
+for _, o in ipairs{ { k = 5, limit = 200, seed = 1 },
+                    { k = 4, optimizer = "greedy", precision = "fp64", limit = 150, seed = 2 },
+                    { k = 3, device = "reference", limit = 100 } } do
+  local want = bl.cluster.exemplar(ds, o)
+  local co = { data = ds }
+  for key, v in pairs(o) do co[key] = v end
+  local cj = bl.job.cluster(co)
+  local got = cj:wait()
+  lt.eq(got.f, want.f, "bl.job.cluster f")
+  lt.eq(table.concat(got.exemplars, ","), table.concat(want.exemplars, ","), "exemplars")
+  lt.eq(table.concat(got.f_trace, ","), table.concat(want.f_trace, ","), "f_trace")
+  for _, key in ipairs{ "device", "precision", "optimizer", "n", "d" } do
+    lt.eq(got[key], want[key], "bl.job.cluster " .. key)
+  end
+end
+lt.err("field 'k'", bl.job.cluster, { data = ds })
+lt.err("exceeds the 10 data points", bl.job.cluster, { data = ds, k = 11, limit = 10 })
+lt.err("field 'optimizer'", bl.job.cluster, { data = ds, k = 2, optimizer = "best" })
+lt.err("field 'data'", bl.job.cluster, { k = 2 })
+lt.err("fp64 only", bl.job.cluster, { data = ds, k = 2, device = "reference", precision = "fp32" })
+local bad = bl.job.cluster{ data = ds, k = 2, device = "no-such-device" }
+lt.err("unknown device 'no-such-device'", bad.wait, bad)
+lt.eq(bad:state(), "failed", "a failed device fails the job")
+local cc = bl.job.cluster{ data = ds, k = 250, optimizer = "greedy", precision = "fp64" }
+cc:cancel()
+lt.err("cancelled", cc.wait, cc)
+
 print("bl.job tests passed")
