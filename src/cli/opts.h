@@ -11,7 +11,8 @@
  * Errors are printed once, as "betlab: CMD: message", followed by the
  * generated usage line; the parser then returns BL_EXIT_USAGE.
  *
- * How to convert a command (e.g. cmd_eval.c):
+ * How to add a command (every command in main.c's table has a table;
+ * cmd_eval.c and cmd_cluster.c are full examples):
  *
  *   1. Put every option in a struct, defaults set before parsing:
  *
@@ -27,8 +28,9 @@
  *                    "random:SPEC[@SEED]", CLI_REQUIRED),
  *            CLI_STR("data", 'd', "DATA", T, data, "the labelled dataset", CLI_REQUIRED),
  *            CLI_INT("limit", 'n', "N", 1, CLI_INT_MAX, T, limit, "use the first N inputs", 0),
- *            CLI_INT("threads", 't', "T", 1, 1024, T, threads, "worker threads", 0),
- *            CLI_LIST("plugin", 0, "FILE.so", CLI_MAX_PLUGINS, T, plugins, nplugins,
+ *            CLI_INT_CORE("threads", 't', "T", T, threads, "worker threads, 1.."
+ *                         CLI_STRINGIFY(BL_THREADS_MAX), 0),
+ *            CLI_LIST("plugin", 'p', "NAME|FILE.so", CLI_MAX_PLUGINS, T, plugins, nplugins,
  *                     "load a fault-model plugin", 0),
  *            CLI_FLAG("json", 'j', T, json, "print one JSON object", 0),
  *            CLI_END,
@@ -36,6 +38,11 @@
  *        #undef T
  *        const cli_spec cli_spec_eval = { "eval", "accuracy of a model on a dataset",
  *                                         NULL, 0, 0, 0, eval_optv };
+ *
+ *      A range the core validates (bl_evaluate_check_params ...) is not
+ *      repeated in the table: use CLI_INT_CORE / CLI_REAL_CORE, state the
+ *      range in the help sentence from the core's constants, and report the
+ *      core's message as a usage error right after parsing.
  *
  *   3. In cmd_eval(): set defaults, then
  *
@@ -46,16 +53,14 @@
  *            return cli_parse_exit(rc);      // --help printed (0) or usage error (2)
  *
  *      Checks that involve several options (exclusions, "go together") stay
- *      in the command: cli_given(&a, "reps") says whether an option was
- *      given; report with cli_usage_error("eval", ...) (exit 2).  Runtime
- *      errors go through cli_cmd_error("eval", "%s", err.msg) (exit 1), so
- *      every message reads "betlab: eval: ...".  Delete the getopt switch,
- *      the usage text and the --help case.
+ *      in the command or the core: cli_given(&a, "reps") says whether an
+ *      option was given; report with cli_usage_error("eval", ...) (exit 2).
+ *      Runtime errors go through cli_cmd_error("eval", "%s", err.msg)
+ *      (exit 1), so every message reads "betlab: eval: ...".
  *
- *   4. In main.c replace the entry's usage and summary strings by the spec:
- *        { "eval", &cli_spec_eval, NULL, NULL, cmd_eval },
- *      then regenerate the man page's SYNOPSIS block with
- *      `betlab help --man eval` (tests/cli/test_synopsis.sh compares them).
+ *   4. In main.c add the entry { "eval", &cli_spec_eval, cmd_eval }, then
+ *      paste `betlab help --man eval` into the man page's SYNOPSIS and
+ *      describe each option (tests/cli/test_synopsis.sh checks both).
  */
 #ifndef BL_CLI_OPTS_H
 #define BL_CLI_OPTS_H
