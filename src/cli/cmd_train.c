@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "cli/env.h"
 #include "data/dataset.h"
+#include "jobs/train_job.h"
 
 static volatile sig_atomic_t g_interrupted;
 
@@ -287,7 +288,11 @@ int cmd_train(int argc, char **argv)
     if (resume)
         fprintf(stderr, "resuming %s at epoch %d, minibatch %zu\n", resume,
                 bl_trainer_epochs_done(t) + 1, bl_trainer_steps_done(t));
-    int trc = bl_trainer_run(t, on_progress, &pc, &err);
+    /* the core's train job, run in this thread; on_progress draws the bar
+     * and stops it on Ctrl-C (resumable).  The export stays here, so the
+     * metadata keep their order (name, dataset, test data, accuracy). */
+    bl_train_job_cfg jc = { .trainer = t, .no_export = 1, .cb = on_progress, .cb_ctx = &pc };
+    int trc = bl_train_job_run_sync(&jc, NULL, NULL, NULL, &err);
     sigaction(SIGINT, &old_sa, NULL);
     if (pc.tty)
         fputs("\r\033[K", stderr);
