@@ -10,6 +10,10 @@
 
 #include <stdint.h>
 
+/* Seeds every front end accepts: 0..BL_SEED_MAX (the largest Lua integer,
+ * so a seed written by one front end is valid in all the others). */
+#define BL_SEED_MAX INT64_MAX
+
 /* What the numbers are for, so streams never collide across uses. */
 enum bl_rng_purpose {
     BL_RNG_FAULT = 1,     /* coupled fault maps: one uniform per stored bit */

@@ -73,7 +73,7 @@ static const cli_opt eval_optv[] = {
     CLI_STR("fault", 'f', "SPEC", T, fault,
             "evaluate under this fault spec at its own rates (bitflip:p=0.01, "
             "fc1.activations=bitflip:p=0.002, a plugin's kind ...)", 0),
-    CLI_INT("seed", 'S', "S", 0, CLI_INT_MAX, T, seed,
+    CLI_SEED("seed", 'S', T, seed,
             "seed of the coupled fault maps; repetition r uses S + r (default 1)", 0),
     CLI_INT_CORE("reps", 'R', "R", T, reps,
                  "fault maps, 1.." CLI_STRINGIFY(BL_REPS_MAX) " (default 1); excludes --ci-width",

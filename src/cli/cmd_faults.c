@@ -21,7 +21,7 @@ typedef struct faults_opts {
 } faults_opts;
 
 static const cli_opt faults_optv[] = {
-    CLI_LIST("plugin", 'p', "FILE.so", CLI_MAX_PLUGINS, faults_opts, plugins, nplugins,
+    CLI_LIST("plugin", 'p', "NAME|FILE.so", CLI_MAX_PLUGINS, faults_opts, plugins, nplugins,
              "also load the fault models of this plugin", 0),
     CLI_FLAG("json", 'j', faults_opts, json, "print one JSON object with the kinds", 0),
     CLI_END,

@@ -69,7 +69,7 @@ static const cli_opt metrics_optv[] = {
             "use only the first N inputs (default 1000; 0 = all)", 0),
     CLI_INT_CORE("reps", 'r', "R", T, reps,
                  "Monte-Carlo fault maps, 1.." CLI_STRINGIFY(BL_REPS_MAX) " (default 10)", 0),
-    CLI_INT("seed", 's', "S", 0, CLI_INT_MAX, T, seed,
+    CLI_SEED("seed", 's', T, seed,
             "seed of the first fault map; map r uses S + r (default 1)", 0),
     CLI_INT_CORE("threads", 't', "T", T, threads,
                  "worker threads, 1.." CLI_STRINGIFY(BL_THREADS_MAX)

@@ -59,7 +59,7 @@ static const cli_opt sweep_optv[] = {
     CLI_INT_CORE("min-reps", 'N', "R", T, min_reps,
                  "fewest maps per BER of the stopping rule, 1.." CLI_STRINGIFY(BL_REPS_MAX)
                  " (default 3)", 0),
-    CLI_INT("seed", 's', "S", 0, CLI_INT_MAX, T, seed,
+    CLI_SEED("seed", 's', T, seed,
             "seed of the coupled fault maps; repetition r uses S + r (default 1)", 0),
     CLI_STR("csv", 'c', "FILE", T, csv, "also write the rows as a CSV file", 0),
     CLI_FLAG("json", 'j', T, json, "print one JSON object", 0),

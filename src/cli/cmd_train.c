@@ -163,7 +163,7 @@ static const cli_opt train_optv[] = {
              "pre-activations z", 0),
     CLI_ENUM("loss", 'L', loss_words, loss_values, T, loss,
              "softmax cross-entropy (default) or squared max-margin hinge", 0),
-    CLI_INT("seed", 's', "S", 0, CLI_INT_MAX, T, seed,
+    CLI_SEED("seed", 's', T, seed,
             "seed of initialisation, shuffling and flips (default 1)", 0),
     CLI_INT("threads", 't', "T", 1, 1024, T, threads,
             "threads for OpenBLAS and the element-wise parts (default: one per CPU)", 0),

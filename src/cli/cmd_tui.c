@@ -24,7 +24,7 @@ static const cli_opt tui_optv[] = {
             0),
     CLI_STR("data", 0, "D", T, data, "the dataset (default fashion-mnist:test)", 0),
     CLI_INT("limit", 0, "N", 0, 100000000, T, limit, "use only the first N inputs (0 = all)", 0),
-    CLI_INT("seed", 0, "S", 0, 0x7fffffffL, T, seed, "seed of the coupled fault maps (default 1)",
+    CLI_SEED("seed", 0, T, seed, "seed of the coupled fault maps (default 1)",
             0),
     CLI_STR("session", 0, "F.lua", T, session,
             "run this Lua file (e.g. a recorded session) after start", 0),

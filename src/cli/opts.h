@@ -70,6 +70,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "base/rng.h"
+
 enum { BL_EXIT_OK = 0, BL_EXIT_RUNTIME = 1, BL_EXIT_USAGE = 2 };
 
 typedef enum cli_kind {
@@ -97,6 +99,9 @@ enum {
 
 /* Bounds large enough to mean "no upper bound" in messages and help. */
 #define CLI_INT_MAX (1L << 62)
+/* A seed option: 0..BL_SEED_MAX, the range every front end accepts. */
+#define CLI_SEED(NAME, SHORT, TYPE, FIELD, HELP, FLAGS)                                        \
+    CLI_INT(NAME, SHORT, "S", 0, BL_SEED_MAX, TYPE, FIELD, HELP, FLAGS)
 
 /* A macro's value as a string literal, so a help sentence can quote the
  * core's limits (e.g. "1.." CLI_STRINGIFY(BL_REPS_MAX)) from one source. */

@@ -9,6 +9,7 @@
 #include "base/version.h"
 #include "base/pool.h"
 #include "fault/fault.h"
+#include "base/rng.h"
 #include "lua/lbl.h"
 
 /* ---- context ---- */
@@ -188,7 +189,7 @@ const char *lbl_opt_string(lua_State *L, int idx, const char *fn, const char *na
 
 uint64_t lbl_opt_seed(lua_State *L, int idx, const char *fn, const char *name, uint64_t def)
 {
-    lua_Integer v = lbl_opt_int(L, idx, fn, name, (lua_Integer)def, 0, LUA_MAXINTEGER);
+    lua_Integer v = lbl_opt_int(L, idx, fn, name, (lua_Integer)def, 0, BL_SEED_MAX);
     return (uint64_t)v;
 }
 
