@@ -155,8 +155,13 @@ static int push_result(lua_State *L, lbl_job *u)
     int rc = bl_job_wait(u->job, &err);
     if (rc == BL_ECANCELED)
         return luaL_error(L, "job %s: cancelled", bl_job_kind(u->job));
-    if (rc)
-        return lbl_fail(L, bl_job_kind(u->job), &err);
+    if (rc) { /* "KIND: message", once (core messages may name the kind already) */
+        const char *k = bl_job_kind(u->job);
+        size_t kl = strlen(k);
+        if (strncmp(err.msg, k, kl) == 0 && err.msg[kl] == ':')
+            return luaL_error(L, "%s", err.msg);
+        return lbl_fail(L, k, &err);
+    }
     void *r = bl_job_take_result(u->job);
     switch (u->kind) {
     case JK_SWEEP:
