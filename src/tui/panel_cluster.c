@@ -183,7 +183,6 @@ void tui_cluster_request(bl_tui *t, const tui_cluster_req *req)
 void tui_cluster_close(bl_tui *t)
 {
     t->s.cl.view = 0;
-    t->cl_pending = 0;
     if (t->cl_job)
         bl_slot_cancel(&t->cl_job->slot);
 }
@@ -239,7 +238,6 @@ void tui_cluster_free(bl_tui *t)
         free(t->cl_job);
         t->cl_job = NULL;
     }
-    t->cl_pending = 0;
 }
 
 /* --------------------------------------------------------------- panel */

@@ -198,7 +198,6 @@ typedef struct bl_tui {
     const char *trace;                /* from bl_tui_opts */
     const bl_settings *settings;      /* from bl_tui_opts (models, data, OpenCL) */
     struct tui_cluster_job *cl_job;   /* panel_cluster.c; NULL when none */
-    int cl_pending;                   /* start s.cl.req once the job ends */
 } bl_tui;
 
 /* Mouse buttons as panels see them (screen.c decodes the terminal's). */
