@@ -22,8 +22,8 @@
 
 /* Owned copy of the points; a userdata with __gc so that a Lua error on
  * any path frees it. */
-#define LBL_CLPOINTS "betlab.cluster.points"
 typedef struct cl_points {
+    lbl_obj h;
     double *x;
     size_t n, d;
     bl_cluster_backend *b;
@@ -32,7 +32,9 @@ typedef struct cl_points {
 
 static int pts_gc(lua_State *L)
 {
-    cl_points *p = luaL_checkudata(L, 1, LBL_CLPOINTS);
+    cl_points *p = lbl_gcudata(L, 1, LBL_K_CLPOINTS);
+    if (!p)
+        return 0;
     bl_cluster_result_free(&p->r);
     bl_cluster_backend_free(p->b);
     p->b = NULL;
@@ -43,16 +45,14 @@ static int pts_gc(lua_State *L)
 
 static cl_points *push_points(lua_State *L)
 {
-    cl_points *p = lua_newuserdatauv(L, sizeof *p, 0);
-    memset(p, 0, sizeof *p);
     if (luaL_newmetatable(L, LBL_CLPOINTS)) {
         lua_pushcfunction(L, pts_gc);
         lua_setfield(L, -2, "__gc");
         lua_pushcfunction(L, pts_gc);
         lua_setfield(L, -2, "__close");
     }
-    lua_setmetatable(L, -2);
-    return p;
+    lua_pop(L, 1);
+    return lbl_newudata(L, sizeof(cl_points), 0, LBL_K_CLPOINTS);
 }
 
 /* The data argument (position 1) into p (pushed on the stack). */
@@ -60,7 +60,7 @@ static cl_points *check_points(lua_State *L, const char *fn, size_t limit)
 {
     cl_points *p = push_points(L);
     bl_error err = { 0 };
-    if (luaL_testudata(L, 1, LBL_DATASET)) {
+    if (lbl_testudata(L, 1, LBL_K_DATASET)) {
         bl_dataset *ds = lbl_check_dataset(L, 1);
         if (bl_cluster_features(ds, limit, &p->x, &p->n, &p->d, &err))
             lbl_fail(L, fn, &err);
@@ -283,7 +283,12 @@ static int l_exemplar(lua_State *L)
     co.on_progress = cl_progress;
     co.ctx = &cb;
     bl_error err = { 0 };
+    lbl_hold hold;   /* the points (and the dataset they came from) */
+    lbl_hold_init(&hold, L);
+    lbl_hold_add(&hold, 1);
+    lbl_hold_add(&hold, lua_gettop(L));
     int rc = bl_cluster_run(p->b, &co, &p->r, &err);
+    lbl_hold_release(&hold);
     if (rc == 0 && cb.p.failed)
         rc = BL_ECANCELED;
     if (rc == 0 && lbl_interrupted())

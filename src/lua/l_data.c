@@ -9,9 +9,8 @@
 
 lbl_dataset *lbl_push_dataset(lua_State *L, bl_dataset *ds)
 {
-    lbl_dataset *u = lua_newuserdatauv(L, sizeof *u, 0);
+    lbl_dataset *u = lbl_newudata(L, sizeof *u, 0, LBL_K_DATASET);
     u->ds = ds;
-    luaL_setmetatable(L, LBL_DATASET);
     /* Lua sees only the small userdata: tell the collector about the C
      * memory behind it, so that garbage is collected at the pace of what
      * it really holds */
@@ -24,7 +23,7 @@ lbl_dataset *lbl_push_dataset(lua_State *L, bl_dataset *ds)
 
 bl_dataset *lbl_check_dataset(lua_State *L, int idx)
 {
-    lbl_dataset *u = luaL_checkudata(L, idx, LBL_DATASET);
+    lbl_dataset *u = lbl_checkudata(L, idx, LBL_K_DATASET);
     if (!u->ds)
         luaL_argerror(L, idx, "dataset is closed");
     return u->ds;
@@ -32,7 +31,17 @@ bl_dataset *lbl_check_dataset(lua_State *L, int idx)
 
 static int ds_gc(lua_State *L)
 {
-    lbl_dataset *u = luaL_checkudata(L, 1, LBL_DATASET);
+    lbl_dataset *u = lbl_gcudata(L, 1, LBL_K_DATASET);
+    if (u) {
+        bl_dataset_free(u->ds);
+        u->ds = NULL;
+    }
+    return 0;
+}
+
+static int ds_close(lua_State *L)
+{
+    lbl_dataset *u = lbl_closeudata(L, 1, LBL_K_DATASET);
     bl_dataset_free(u->ds);
     u->ds = NULL;
     return 0;
@@ -40,7 +49,7 @@ static int ds_gc(lua_State *L)
 
 static int ds_tostring(lua_State *L)
 {
-    lbl_dataset *u = luaL_checkudata(L, 1, LBL_DATASET);
+    lbl_dataset *u = lbl_checkudata(L, 1, LBL_K_DATASET);
     if (!u->ds) {
         lua_pushliteral(L, "dataset (closed)");
         return 1;
@@ -282,10 +291,10 @@ void lbl_open_data(lua_State *L)
     static const luaL_Reg methods[] = {
         { "shape", ds_shape }, { "count", ds_len }, { "name", ds_name }, { "info", ds_info },
         { "label", ds_label }, { "row", ds_row },   { "subset", ds_subset },
-        { "select", ds_select }, { "close", ds_gc }, { NULL, NULL },
+        { "select", ds_select }, { "close", ds_close }, { NULL, NULL },
     };
     static const luaL_Reg meta[] = {
-        { "__gc", ds_gc }, { "__close", ds_gc }, { "__tostring", ds_tostring },
+        { "__gc", ds_gc }, { "__close", ds_close }, { "__tostring", ds_tostring },
         { "__len", ds_len }, { NULL, NULL },
     };
     lbl_newclass(L, LBL_DATASET, methods, meta, "dataset");

@@ -9,12 +9,13 @@
 #include "lua/lbl.h"
 
 typedef struct lbl_fault {
+    lbl_obj h;
     bl_fault_spec *spec;
 } lbl_fault;
 
 static bl_fault_spec *check_spec(lua_State *L, int idx)
 {
-    lbl_fault *u = luaL_checkudata(L, idx, LBL_FAULT);
+    lbl_fault *u = lbl_checkudata(L, idx, LBL_K_FAULT);
     if (!u->spec)
         luaL_argerror(L, idx, "fault is closed");
     return u->spec;
@@ -22,7 +23,17 @@ static bl_fault_spec *check_spec(lua_State *L, int idx)
 
 static int f_gc(lua_State *L)
 {
-    lbl_fault *u = luaL_checkudata(L, 1, LBL_FAULT);
+    lbl_fault *u = lbl_gcudata(L, 1, LBL_K_FAULT);
+    if (u) {
+        bl_fault_spec_free(u->spec);
+        u->spec = NULL;
+    }
+    return 0;
+}
+
+static int f_close(lua_State *L)
+{
+    lbl_fault *u = lbl_closeudata(L, 1, LBL_K_FAULT);
     bl_fault_spec_free(u->spec);
     u->spec = NULL;
     return 0;
@@ -30,14 +41,13 @@ static int f_gc(lua_State *L)
 
 static void push_fault(lua_State *L, bl_fault_spec *s)
 {
-    lbl_fault *u = lua_newuserdatauv(L, sizeof *u, 0);
+    lbl_fault *u = lbl_newudata(L, sizeof *u, 0, LBL_K_FAULT);
     u->spec = s;
-    luaL_setmetatable(L, LBL_FAULT);
 }
 
 static int f_text(lua_State *L)
 {
-    lbl_fault *u = luaL_checkudata(L, 1, LBL_FAULT);
+    lbl_fault *u = lbl_checkudata(L, 1, LBL_K_FAULT);
     if (!u->spec) {
         lua_pushliteral(L, "fault (closed)");
         return 1;
@@ -52,7 +62,7 @@ static int f_text(lua_State *L)
 
 static int f_tostring(lua_State *L)
 {
-    lbl_fault *u = luaL_checkudata(L, 1, LBL_FAULT);
+    lbl_fault *u = lbl_checkudata(L, 1, LBL_K_FAULT);
     if (!u->spec) {
         lua_pushliteral(L, "fault (closed)");
         return 1;
@@ -347,11 +357,11 @@ void lbl_open_fault(lua_State *L)
     static const luaL_Reg methods[] = {
         { "text", f_text },         { "count", f_count },
         { "with_rate", f_with_rate }, { "set_layer_rate", f_set_layer_rate },
-        { "apply", f_apply },       { "close", f_gc },
+        { "apply", f_apply },       { "close", f_close },
         { NULL, NULL },
     };
     static const luaL_Reg meta[] = {
-        { "__gc", f_gc }, { "__close", f_gc }, { "__tostring", f_tostring }, { NULL, NULL },
+        { "__gc", f_gc }, { "__close", f_close }, { "__tostring", f_tostring }, { NULL, NULL },
     };
     lbl_newclass(L, LBL_FAULT, methods, meta, "fault");
     static const luaL_Reg fns[] = {

@@ -26,11 +26,10 @@
 #include "study/evaluate.h"
 #include "study/metrics_report.h"
 
-#define LBL_JOB "betlab.job"
-
 typedef enum { JK_EVAL, JK_SWEEP, JK_METRICS, JK_TRAIN, JK_CLUSTER } job_kind;
 
 typedef struct lbl_job {
+    lbl_obj h;
     bl_job *job;
     job_kind kind;
     int taken;          /* the result was handed to Lua (cached in uservalue 1) */
@@ -73,7 +72,7 @@ static void lbl_push_json(lua_State *L, const json_t *j)
 
 static lbl_job *check_job(lua_State *L, int idx)
 {
-    lbl_job *u = luaL_checkudata(L, idx, LBL_JOB);
+    lbl_job *u = lbl_checkudata(L, idx, LBL_K_JOB);
     if (!u->job)
         luaL_argerror(L, idx, "job is closed");
     return u;
@@ -81,8 +80,18 @@ static lbl_job *check_job(lua_State *L, int idx)
 
 static int j_gc(lua_State *L)
 {
-    lbl_job *u = luaL_checkudata(L, 1, LBL_JOB);
-    bl_job_free(u->job); /* cancels and joins a running job */
+    lbl_job *u = lbl_gcudata(L, 1, LBL_K_JOB);
+    if (u) {
+        bl_job_free(u->job); /* cancels and joins a running job */
+        u->job = NULL;
+    }
+    return 0;
+}
+
+static int j_close(lua_State *L)
+{
+    lbl_job *u = lbl_closeudata(L, 1, LBL_K_JOB);
+    bl_job_free(u->job);
     u->job = NULL;
     return 0;
 }
@@ -99,7 +108,7 @@ static const char *state_name(bl_job_state s)
 
 static int j_tostring(lua_State *L)
 {
-    lbl_job *u = luaL_checkudata(L, 1, LBL_JOB);
+    lbl_job *u = lbl_checkudata(L, 1, LBL_K_JOB);
     if (!u->job) {
         lua_pushliteral(L, "job (closed)");
         return 1;
@@ -220,11 +229,8 @@ static int j_wait(lua_State *L)
 
 static lbl_job *push_job(lua_State *L, job_kind kind)
 {
-    lbl_job *u = lua_newuserdatauv(L, sizeof *u, 1);
-    u->job = NULL;
+    lbl_job *u = lbl_newudata(L, sizeof *u, 1, LBL_K_JOB);
     u->kind = kind;
-    u->taken = 0;
-    luaL_setmetatable(L, LBL_JOB);
     return u;
 }
 
@@ -413,7 +419,7 @@ static int l_job_cluster(lua_State *L)
     static const char *const keys[] = { "data", "k", "optimizer", "precision", "device", "seed",
                                         "limit", "threads", NULL };
     lbl_opt_keys(L, 1, fn, keys);
-    if (lua_getfield(L, 1, "data") == LUA_TNIL || !luaL_testudata(L, -1, LBL_DATASET))
+    if (lua_getfield(L, 1, "data") == LUA_TNIL || !lbl_testudata(L, -1, LBL_K_DATASET))
         return luaL_error(L, "%s: field 'data' must be a dataset, got %s", fn,
                           luaL_typename(L, -1));
     bl_dataset *ds = lbl_check_dataset(L, -1);
@@ -454,11 +460,11 @@ void lbl_open_job(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         { "state", j_state }, { "progress", j_progress }, { "cancel", j_cancel },
-        { "wait", j_wait },   { "result", j_result },     { "close", j_gc },
+        { "wait", j_wait },   { "result", j_result },     { "close", j_close },
         { NULL, NULL },
     };
     static const luaL_Reg meta[] = {
-        { "__gc", j_gc }, { "__close", j_gc }, { "__tostring", j_tostring }, { NULL, NULL },
+        { "__gc", j_gc }, { "__close", j_close }, { "__tostring", j_tostring }, { NULL, NULL },
     };
     lbl_newclass(L, LBL_JOB, methods, meta, "job");
     static const luaL_Reg fns[] = {

@@ -16,10 +16,9 @@
 
 lbl_model *lbl_push_model(lua_State *L, bl_model *m)
 {
-    lbl_model *u = lua_newuserdatauv(L, sizeof *u, 0);
+    lbl_model *u = lbl_newudata(L, sizeof *u, 0, LBL_K_MODEL);
     u->m = m;
     u->path = NULL;
-    luaL_setmetatable(L, LBL_MODEL);
     if (m) {   /* the collector's pace: see lbl_push_dataset */
         size_t kb = (size_t)(bl_model_stored_bits(m) / 8 / 1024);
         if (kb)
@@ -30,19 +29,31 @@ lbl_model *lbl_push_model(lua_State *L, bl_model *m)
 
 bl_model *lbl_check_model(lua_State *L, int idx)
 {
-    lbl_model *u = luaL_checkudata(L, idx, LBL_MODEL);
+    lbl_model *u = lbl_checkudata(L, idx, LBL_K_MODEL);
     if (!u->m)
         luaL_argerror(L, idx, "model is closed");
     return u->m;
 }
 
-static int m_gc(lua_State *L)
+static void model_release(lbl_model *u)
 {
-    lbl_model *u = luaL_checkudata(L, 1, LBL_MODEL);
     bl_model_free(u->m);
     u->m = NULL;
     free(u->path);
     u->path = NULL;
+}
+
+static int m_gc(lua_State *L)
+{
+    lbl_model *u = lbl_gcudata(L, 1, LBL_K_MODEL);
+    if (u)
+        model_release(u);
+    return 0;
+}
+
+static int m_close(lua_State *L)
+{
+    model_release(lbl_closeudata(L, 1, LBL_K_MODEL));
     return 0;
 }
 
@@ -63,7 +74,7 @@ static void arch_string(const bl_model *m, char *buf, size_t n)
 
 static int m_tostring(lua_State *L)
 {
-    lbl_model *u = luaL_checkudata(L, 1, LBL_MODEL);
+    lbl_model *u = lbl_checkudata(L, 1, LBL_K_MODEL);
     if (!u->m) {
         lua_pushliteral(L, "model (closed)");
         return 1;
@@ -155,7 +166,7 @@ static void push_shape(lua_State *L, bl_shape s)
 
 static int m_info(lua_State *L)
 {
-    lbl_model *u = luaL_checkudata(L, 1, LBL_MODEL);
+    lbl_model *u = lbl_checkudata(L, 1, LBL_K_MODEL);
     bl_model *m = lbl_check_model(L, 1);
     char arch[256];
     arch_string(m, arch, sizeof arch);
@@ -312,7 +323,7 @@ const char *lbl_fault_text(lua_State *L, int o, const bl_model *m, const char *f
             lua_pop(L, 1);
         return NULL;
     }
-    if (lua_type(L, -1) != LUA_TSTRING && !luaL_testudata(L, -1, LBL_FAULT))
+    if (lua_type(L, -1) != LUA_TSTRING && !lbl_testudata(L, -1, LBL_K_FAULT))
         luaL_error(L, "%s: field 'fault' must be a fault spec string or a fault object, got %s",
                    fn, luaL_typename(L, -1));
     int owned;
@@ -373,6 +384,10 @@ static int m_eval(lua_State *L)
     lbl_eval_opts(L, o, m, fn, &cfg, &limit);
     lbl_progress prog;
     lbl_progress_init(&prog, L, fidx);
+    lbl_hold hold;   /* the callback may try to close m or ds */
+    lbl_hold_init(&hold, L);
+    lbl_hold_add(&hold, 1);
+    lbl_hold_add(&hold, 2);
 
     /* nothing below raises a Lua error until the cleanup */
     bl_error err = { 0 };
@@ -387,6 +402,7 @@ static int m_eval(lua_State *L)
             rc = BL_ECANCELED;
     }
     bl_inputs_free(in);
+    lbl_hold_release(&hold);
     if (rc) {
         bl_evaluate_result_free(r);
         lbl_progress_finish(&prog, rc, "eval", &err);
@@ -402,11 +418,11 @@ void lbl_open_model(lua_State *L)
     static const luaL_Reg methods[] = {
         { "save", m_save },         { "info", m_info },   { "layers", m_layers },
         { "checksum", m_checksum }, { "meta", m_meta },   { "set_meta", m_set_meta },
-        { "clone", m_clone },       { "eval", m_eval },   { "close", m_gc },
+        { "clone", m_clone },       { "eval", m_eval },   { "close", m_close },
         { NULL, NULL },
     };
     static const luaL_Reg meta[] = {
-        { "__gc", m_gc }, { "__close", m_gc }, { "__tostring", m_tostring }, { NULL, NULL },
+        { "__gc", m_gc }, { "__close", m_close }, { "__tostring", m_tostring }, { NULL, NULL },
     };
     lbl_newclass(L, LBL_MODEL, methods, meta, "model");
     static const luaL_Reg fns[] = {

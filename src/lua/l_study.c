@@ -18,12 +18,13 @@
 /* ---- sweep results ---- */
 
 typedef struct lbl_sweep {
+    lbl_obj h;
     bl_evaluate_result *r;
 } lbl_sweep;
 
 static bl_evaluate_result *check_sweep(lua_State *L, int idx)
 {
-    lbl_sweep *u = luaL_checkudata(L, idx, LBL_SWEEP);
+    lbl_sweep *u = lbl_checkudata(L, idx, LBL_K_SWEEP);
     if (!u->r)
         luaL_argerror(L, idx, "sweep result is closed");
     return u->r;
@@ -31,7 +32,17 @@ static bl_evaluate_result *check_sweep(lua_State *L, int idx)
 
 static int sw_gc(lua_State *L)
 {
-    lbl_sweep *u = luaL_checkudata(L, 1, LBL_SWEEP);
+    lbl_sweep *u = lbl_gcudata(L, 1, LBL_K_SWEEP);
+    if (u) {
+        bl_evaluate_result_free(u->r);
+        u->r = NULL;
+    }
+    return 0;
+}
+
+static int sw_close(lua_State *L)
+{
+    lbl_sweep *u = lbl_closeudata(L, 1, LBL_K_SWEEP);
     bl_evaluate_result_free(u->r);
     u->r = NULL;
     return 0;
@@ -39,7 +50,7 @@ static int sw_gc(lua_State *L)
 
 static int sw_tostring(lua_State *L)
 {
-    lbl_sweep *u = luaL_checkudata(L, 1, LBL_SWEEP);
+    lbl_sweep *u = lbl_checkudata(L, 1, LBL_K_SWEEP);
     if (!u->r) {
         lua_pushliteral(L, "sweep (closed)");
         return 1;
@@ -228,10 +239,10 @@ int lbl_sweep_opts(lua_State *L, const char *fn, bl_evaluate_cfg *cfg, bl_datase
                                         "min_reps", "max_reps", "seed", "threads", "limit",
                                         "on_progress", NULL };
     lbl_opt_keys(L, 1, fn, keys);
-    if (lua_getfield(L, 1, "model") == LUA_TNIL || !luaL_testudata(L, -1, LBL_MODEL))
+    if (lua_getfield(L, 1, "model") == LUA_TNIL || !lbl_testudata(L, -1, LBL_K_MODEL))
         luaL_error(L, "%s: field 'model' must be a model, got %s", fn, luaL_typename(L, -1));
     bl_model *m = lbl_check_model(L, -1);
-    if (lua_getfield(L, 1, "data") == LUA_TNIL || !luaL_testudata(L, -1, LBL_DATASET))
+    if (lua_getfield(L, 1, "data") == LUA_TNIL || !lbl_testudata(L, -1, LBL_K_DATASET))
         luaL_error(L, "%s: field 'data' must be a dataset, got %s", fn, luaL_typename(L, -1));
     *ds = lbl_check_dataset(L, -1);
     if (!bl_dataset_has_labels(*ds))
@@ -274,9 +285,8 @@ int lbl_sweep_opts(lua_State *L, const char *fn, bl_evaluate_cfg *cfg, bl_datase
 
 void lbl_push_sweep(lua_State *L, bl_evaluate_result *r)
 {
-    lbl_sweep *u = lua_newuserdatauv(L, sizeof *u, 0);
+    lbl_sweep *u = lbl_newudata(L, sizeof *u, 0, LBL_K_SWEEP);
     u->r = r;
-    luaL_setmetatable(L, LBL_SWEEP);
 }
 
 /* bl.sweep{model=, data=, fault=, ber=, reps=, ci_width=, min_reps=,
@@ -294,6 +304,13 @@ static int l_sweep(lua_State *L)
     int fidx = lbl_sweep_opts(L, fn, &cfg, &ds, &limit, &bers);
     lbl_progress prog;
     lbl_progress_init(&prog, L, fidx);
+    lbl_hold hold;   /* the callback may try to close the model or the data */
+    lbl_hold_init(&hold, L);
+    lua_getfield(L, 1, "model");
+    lbl_hold_add(&hold, -1);
+    lua_getfield(L, 1, "data");
+    lbl_hold_add(&hold, -1);
+    lua_pop(L, 2);
     bl_error err = { 0 };
     bl_inputs *in = NULL;
     int rc = bl_inputs_prepare(cfg.model, ds, limit, &in, &err);
@@ -306,6 +323,7 @@ static int l_sweep(lua_State *L)
     }
     bl_inputs_free(in);
     free(bers);
+    lbl_hold_release(&hold);
     if (rc)
         lbl_progress_finish(&prog, rc, fn, &err);   /* u->r freed by __gc */
     lua_settop(L, res);
@@ -316,6 +334,7 @@ static int l_sweep(lua_State *L)
 /* ---- margins ---- */
 
 typedef struct lbl_hist {
+    lbl_obj h;
     int valid;
     char layer[BL_NAME_MAX];
     bl_margin_summary s;
@@ -323,24 +342,36 @@ typedef struct lbl_hist {
 
 static lbl_hist *check_hist(lua_State *L, int idx)
 {
-    lbl_hist *h = luaL_checkudata(L, idx, LBL_HIST);
+    lbl_hist *h = lbl_checkudata(L, idx, LBL_K_HIST);
     if (!h->valid)
         luaL_argerror(L, idx, "histogram is closed");
     return h;
 }
 
-static int h_gc(lua_State *L)
+static void hist_release(lbl_hist *h)
 {
-    lbl_hist *h = luaL_checkudata(L, 1, LBL_HIST);
     if (h->valid)
         bl_margin_summary_free(&h->s);
     h->valid = 0;
+}
+
+static int h_gc(lua_State *L)
+{
+    lbl_hist *h = lbl_gcudata(L, 1, LBL_K_HIST);
+    if (h)
+        hist_release(h);
+    return 0;
+}
+
+static int h_close(lua_State *L)
+{
+    hist_release(lbl_closeudata(L, 1, LBL_K_HIST));
     return 0;
 }
 
 static int h_tostring(lua_State *L)
 {
-    lbl_hist *h = luaL_checkudata(L, 1, LBL_HIST);
+    lbl_hist *h = lbl_checkudata(L, 1, LBL_K_HIST);
     if (!h->valid) {
         lua_pushliteral(L, "histogram (closed)");
         return 1;
@@ -433,6 +464,10 @@ static bl_metrics_result *metric_run(lua_State *L, const bl_dataset *ds, size_t 
     bl_error err = { 0 };
     bl_inputs *in = NULL;
     bl_metrics_result *r = NULL;
+    lbl_hold hold;   /* the model (1) and the data (2) of every metric method */
+    lbl_hold_init(&hold, L);
+    lbl_hold_add(&hold, 1);
+    lbl_hold_add(&hold, 2);
     int rc = bl_inputs_prepare(cfg->model, ds, limit, &in, &err);
     if (!rc) {
         cfg->inputs = in;
@@ -440,6 +475,7 @@ static bl_metrics_result *metric_run(lua_State *L, const bl_dataset *ds, size_t 
         rc = bl_metrics_run(cfg, &h, &r, &err);
     }
     bl_inputs_free(in);
+    lbl_hold_release(&hold);
     if (rc == BL_ECANCELED)
         luaL_error(L, "%s: interrupted", fn);
     if (rc)
@@ -474,9 +510,7 @@ static int m_margins(lua_State *L)
     lua_createtable(L, nh, 0);
     int list = lua_gettop(L);
     for (int i = 0; i < nh && i < 64; i++) {
-        lbl_hist *h = lua_newuserdatauv(L, sizeof *h, 0);
-        memset(h, 0, sizeof *h);
-        luaL_setmetatable(L, LBL_HIST);
+        lbl_newudata(L, sizeof(lbl_hist), 0, LBL_K_HIST);
         lua_rawseti(L, list, i + 1);
     }
     bl_metrics_result *r = metric_run(L, ds, limit, &cfg, fn);
@@ -618,19 +652,19 @@ void lbl_open_study(lua_State *L)
     static const luaL_Reg sw_methods[] = {
         { "rows", sw_rows },       { "info", sw_info },   { "save_csv", sw_save_csv },
         { "save_json", sw_save_json }, { "csv", sw_csv }, { "json", sw_json },
-        { "table", sw_table },     { "close", sw_gc },    { NULL, NULL },
+        { "table", sw_table },     { "close", sw_close },    { NULL, NULL },
     };
     static const luaL_Reg sw_meta[] = {
-        { "__gc", sw_gc },   { "__close", sw_gc }, { "__tostring", sw_tostring },
+        { "__gc", sw_gc },   { "__close", sw_close }, { "__tostring", sw_tostring },
         { "__len", sw_len }, { NULL, NULL },
     };
     lbl_newclass(L, LBL_SWEEP, sw_methods, sw_meta, "sweep");
     static const luaL_Reg h_methods[] = {
-        { "layer", h_layer }, { "summary", h_summary }, { "bins", h_bins }, { "close", h_gc },
+        { "layer", h_layer }, { "summary", h_summary }, { "bins", h_bins }, { "close", h_close },
         { NULL, NULL },
     };
     static const luaL_Reg h_meta[] = {
-        { "__gc", h_gc }, { "__close", h_gc }, { "__tostring", h_tostring }, { NULL, NULL },
+        { "__gc", h_gc }, { "__close", h_close }, { "__tostring", h_tostring }, { NULL, NULL },
     };
     lbl_newclass(L, LBL_HIST, h_methods, h_meta, "histogram");
     lua_pushcfunction(L, l_sweep);

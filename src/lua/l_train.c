@@ -76,12 +76,12 @@ void lbl_train_opts(lua_State *L, int idx, const char *fn, bl_train_opts *op, bl
     if (strlen(arch) >= sizeof o.spec)
         luaL_error(L, "%s: field 'arch' is too long", fn);
     strcpy(o.spec, arch);
-    if (lua_getfield(L, idx, "data") == LUA_TNIL || !luaL_testudata(L, -1, LBL_DATASET))
+    if (lua_getfield(L, idx, "data") == LUA_TNIL || !lbl_testudata(L, -1, LBL_K_DATASET))
         luaL_error(L, "%s: field 'data' must be a dataset, got %s", fn, luaL_typename(L, -1));
     bl_dataset *train = lbl_check_dataset(L, -1);
     bl_dataset *test = NULL;
     if (lua_getfield(L, idx, "test") != LUA_TNIL) {
-        if (!luaL_testudata(L, -1, LBL_DATASET))
+        if (!lbl_testudata(L, -1, LBL_K_DATASET))
             luaL_error(L, "%s: field 'test' must be a dataset, got %s", fn, luaL_typename(L, -1));
         test = lbl_check_dataset(L, -1);
     }
@@ -165,6 +165,13 @@ static int l_train(lua_State *L)
     lbl_progress_init(&cb.progress, L, opt_fn(L, 1, fn, "on_progress"));
     lbl_model *u = lbl_push_model(L, NULL);   /* filled below; __gc frees NULL fine */
     int res = lua_gettop(L);
+    lbl_hold hold;   /* the callbacks may try to close the datasets */
+    lbl_hold_init(&hold, L);
+    lua_getfield(L, 1, "data");
+    lbl_hold_add(&hold, -1);
+    lua_getfield(L, 1, "test");
+    lbl_hold_add(&hold, -1);
+    lua_settop(L, res);
 
     bl_error err = { 0 };
     bl_dataset *tr_view = NULL, *te_view = NULL;
@@ -197,6 +204,7 @@ static int l_train(lua_State *L)
     bl_trainer_free(t);
     bl_dataset_free(tr_view);
     bl_dataset_free(te_view);
+    lbl_hold_release(&hold);
     if (rc) {
         lbl_progress_finish(&cb.epoch, 0, fn, &err);
         lbl_progress_finish(&cb.progress, rc, fn, &err);

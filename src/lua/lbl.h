@@ -21,6 +21,33 @@
 #define LBL_SWEEP "betlab.sweep"
 #define LBL_HIST "betlab.histogram"
 #define LBL_CTX "betlab.ctx"
+#define LBL_JOB "betlab.job"
+#define LBL_CLPOINTS "betlab.cluster.points"
+
+/* Every object's userdata starts with an lbl_obj header.  Its kind is
+ * checked together with the metatable (lbl_checkudata), so that a script
+ * that swaps metatables (debug.setmetatable(ds, getmetatable(m))) gets an
+ * argument error instead of a dataset read as a model.  busy counts the
+ * running calls that use the object (lbl_hold): close refuses while it is
+ * non-zero, so a Lua callback cannot free what the C code works on. */
+typedef enum lbl_kind {
+    LBL_K_NONE = 0,
+    LBL_K_DATASET,
+    LBL_K_MODEL,
+    LBL_K_FAULT,
+    LBL_K_SWEEP,
+    LBL_K_HIST,
+    LBL_K_JOB,
+    LBL_K_CLPOINTS,
+    LBL_K_COUNT
+} lbl_kind;
+
+typedef struct lbl_obj {
+    uint32_t magic;   /* LBL_MAGIC                                       */
+    uint32_t kind;    /* lbl_kind                                        */
+    uint32_t size;    /* the userdata's size (checked against its length) */
+    uint32_t busy;    /* running calls holding it                        */
+} lbl_obj;
 
 typedef struct bl_exec bl_exec;
 typedef struct bl_fault_registry bl_fault_registry;
@@ -35,13 +62,49 @@ typedef struct lbl_ctx {
     unsigned long serial[8];     /* recorder variable counters per kind    */
 } lbl_ctx;
 
-typedef struct lbl_dataset { bl_dataset *ds; } lbl_dataset;
-typedef struct lbl_model { bl_model *m; char *path; } lbl_model;
+typedef struct lbl_dataset { lbl_obj h; bl_dataset *ds; } lbl_dataset;
+typedef struct lbl_model { lbl_obj h; bl_model *m; char *path; } lbl_model;
 
 lbl_ctx *lbl_getctx(lua_State *L);
 int lbl_interrupted(void);
 /* Raise the bl_error as a Lua error ("fn: message"); never returns. */
 int lbl_fail(lua_State *L, const char *fn, const bl_error *err);
+
+/* Typed userdata.  lbl_newudata: a zeroed userdata of size bytes (an
+ * lbl_obj first) with its header filled and the kind's metatable set.
+ * lbl_checkudata: the object at idx of that kind, else an argument error
+ * "KIND expected, got OTHER" (the kind the header says, not the
+ * metatable).  lbl_testudata: the same or NULL.  lbl_kindof: the kind of
+ * any betlab object at idx (LBL_K_NONE for anything else). */
+void *lbl_newudata(lua_State *L, size_t size, int nuv, lbl_kind kind);
+void *lbl_checkudata(lua_State *L, int idx, lbl_kind kind);
+void *lbl_testudata(lua_State *L, int idx, lbl_kind kind);
+lbl_kind lbl_kindof(lua_State *L, int idx);
+const char *lbl_kind_name(lbl_kind kind);   /* "betlab.model" */
+/* For close methods (close, __close): the object, or an error when it is
+ * in use by a running call.  For __gc: the object, or NULL when it is not
+ * of that kind or still in use (then it is left allocated: a leak, never a
+ * use after free).  Both never return an object twice-closed differently:
+ * the caller frees what the object holds and clears it. */
+void *lbl_closeudata(lua_State *L, int idx, lbl_kind kind);
+void *lbl_gcudata(lua_State *L, int idx, lbl_kind kind);
+
+/* Holding objects across a long call with Lua callbacks: lbl_hold_add
+ * marks the betlab object at idx busy (close refuses) and pins it in the
+ * registry (a callback that drops the last reference cannot get it
+ * collected); lbl_hold_release undoes all that.  Call release on every path
+ * before a Lua error is raised (no Lua error may happen in between except
+ * inside callbacks run under pcall). */
+#define LBL_HOLD_MAX 8
+typedef struct lbl_hold {
+    lua_State *L;
+    int n;
+    lbl_obj *o[LBL_HOLD_MAX];
+    int ref[LBL_HOLD_MAX];
+} lbl_hold;
+void lbl_hold_init(lbl_hold *h, lua_State *L);
+void lbl_hold_add(lbl_hold *h, int idx);
+void lbl_hold_release(lbl_hold *h);
 
 /* Objects: push new ones (taking ownership), check arguments. */
 lbl_dataset *lbl_push_dataset(lua_State *L, bl_dataset *ds);
@@ -98,6 +161,8 @@ void lbl_progress_finish(lbl_progress *p, int rc, const char *fn, const bl_error
  * be recreated in a record started later); when recording, a statement is
  * appended. */
 void lbl_rec_note(lua_State *L, const char *fn, int method, int first, int nargs, int res);
+/* Autosave the active record into dir (the state folder; NULL when it is
+ * unusable), falling back to ./ then /tmp with a message on stderr. */
 int lbl_rec_autosave(lua_State *L, const char *dir);
 void lbl_rec_free(lbl_recorder *r);
 int luaopen_betlab_record(lua_State *L);

@@ -65,6 +65,127 @@ int lbl_fail(lua_State *L, const char *fn, const bl_error *err)
     return luaL_error(L, "%s: %s", fn, m);
 }
 
+/* ---- typed userdata ---- */
+
+#define LBL_MAGIC 0x6f6c4242u   /* "BBlo" */
+
+static const char *const kind_names[LBL_K_COUNT] = {
+    [LBL_K_NONE] = "no betlab object", [LBL_K_DATASET] = LBL_DATASET,
+    [LBL_K_MODEL] = LBL_MODEL,          [LBL_K_FAULT] = LBL_FAULT,
+    [LBL_K_SWEEP] = LBL_SWEEP,          [LBL_K_HIST] = LBL_HIST,
+    [LBL_K_JOB] = LBL_JOB,              [LBL_K_CLPOINTS] = LBL_CLPOINTS,
+};
+
+const char *lbl_kind_name(lbl_kind kind)
+{
+    return (unsigned)kind < LBL_K_COUNT ? kind_names[kind] : kind_names[0];
+}
+
+void *lbl_newudata(lua_State *L, size_t size, int nuv, lbl_kind kind)
+{
+    lbl_obj *o = lua_newuserdatauv(L, size, nuv);
+    memset(o, 0, size);
+    o->magic = LBL_MAGIC;
+    o->kind = (uint32_t)kind;
+    o->size = (uint32_t)size;
+    luaL_setmetatable(L, lbl_kind_name(kind));
+    return o;
+}
+
+/* The header of a full userdata made by lbl_newudata, whatever its
+ * metatable says (NULL for anything else: the length is checked before the
+ * header is read, and the header's size against the length). */
+static lbl_obj *header(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) < sizeof(lbl_obj))
+        return NULL;
+    lbl_obj *o = lua_touserdata(L, idx);
+    if (o->magic != LBL_MAGIC || o->kind == LBL_K_NONE || o->kind >= LBL_K_COUNT ||
+        o->size != lua_rawlen(L, idx))
+        return NULL;
+    return o;
+}
+
+lbl_kind lbl_kindof(lua_State *L, int idx)
+{
+    lbl_obj *o = header(L, idx);
+    return o ? (lbl_kind)o->kind : LBL_K_NONE;
+}
+
+void *lbl_testudata(lua_State *L, int idx, lbl_kind kind)
+{
+    lbl_obj *o = header(L, idx);
+    if (!o || o->kind != (uint32_t)kind)
+        return NULL;
+    /* and the metatable must be the kind's own (not one a script made) */
+    if (!luaL_testudata(L, idx, lbl_kind_name(kind)))
+        return NULL;
+    return o;
+}
+
+void *lbl_checkudata(lua_State *L, int idx, lbl_kind kind)
+{
+    void *o = lbl_testudata(L, idx, kind);
+    if (o)
+        return o;
+    lbl_kind got = lbl_kindof(L, idx);
+    const char *gn;
+    if (got != LBL_K_NONE)
+        gn = lbl_kind_name(got);
+    else if (lua_type(L, idx) == LUA_TUSERDATA &&
+             luaL_getmetafield(L, idx, "__name") == LUA_TSTRING)
+        gn = lua_tostring(L, -1);
+    else
+        gn = luaL_typename(L, idx);
+    luaL_argerror(L, idx, lua_pushfstring(L, "%s expected, got %s%s", lbl_kind_name(kind), gn,
+                                          got == kind ? " with a replaced metatable" : ""));
+    return NULL;
+}
+
+void *lbl_closeudata(lua_State *L, int idx, lbl_kind kind)
+{
+    lbl_obj *o = lbl_checkudata(L, idx, kind);
+    if (o->busy)
+        luaL_error(L, "%s is in use by a running call (close it after the call returns)",
+                   lbl_kind_name(kind) + 7);   /* without "betlab." */
+    return o;
+}
+
+void *lbl_gcudata(lua_State *L, int idx, lbl_kind kind)
+{
+    lbl_obj *o = header(L, idx);
+    if (!o || o->kind != (uint32_t)kind || o->busy)
+        return NULL;
+    return o;
+}
+
+void lbl_hold_init(lbl_hold *h, lua_State *L)
+{
+    h->L = L;
+    h->n = 0;
+}
+
+void lbl_hold_add(lbl_hold *h, int idx)
+{
+    lbl_obj *o = header(h->L, idx);
+    if (!o || h->n >= LBL_HOLD_MAX)
+        return;
+    lua_pushvalue(h->L, idx);
+    h->ref[h->n] = luaL_ref(h->L, LUA_REGISTRYINDEX);
+    h->o[h->n++] = o;
+    o->busy++;
+}
+
+void lbl_hold_release(lbl_hold *h)
+{
+    /* the pins go last: until then the objects cannot be collected */
+    for (int i = 0; i < h->n; i++)
+        h->o[i]->busy--;
+    for (int i = 0; i < h->n; i++)
+        luaL_unref(h->L, LUA_REGISTRYINDEX, h->ref[i]);
+    h->n = 0;
+}
+
 /* ---- classes ---- */
 
 void lbl_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta,

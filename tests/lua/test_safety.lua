@@ -1,0 +1,136 @@
+-- A script must not be able to crash betlab (issue 12, part 3):
+--   * closing an object inside a callback of a running call that uses it
+--     (m:eval, bl.sweep, bl.train, bl.cluster.exemplar) is refused with an
+--     error, and the call still finishes (clean under ASan);
+--   * userdata with a swapped metatable (debug.setmetatable) is an
+--     argument error naming both kinds, never a read of the wrong struct;
+--   * sizes are bounded up front: plot widths, architecture specs.
+package.path = arg[0]:match("(.*/)") .. "?.lua;" .. package.path
+local lt = require "lt"
+local bl = require "betlab"
+local dir = lt.tmpdir()
+local ds = bl.data.load(lt.write_csv(dir .. "/d.csv", 120, 16, 4))
+local m = bl.model.random("16-24-4", 3)
+
+-- ---------------------------------------------------------- close in callbacks
+local function try_close(obj, errs)
+  local ok, e = pcall(obj.close, obj)
+  if ok then errs[#errs + 1] = "closed" else errs[#errs + 1] = tostring(e) end
+end
+
+do -- m:eval: closing the model or the data inside on_progress
+  local errs = {}
+  local r = m:eval(ds, { fault = "bitflip:p=0.01", reps = 3, on_progress = function()
+    try_close(m, errs)
+    try_close(ds, errs)
+    collectgarbage()
+  end })
+  lt.ok(#errs >= 2, "eval: on_progress was called")
+  for _, e in ipairs(errs) do
+    lt.ok(e:find("is in use by a running call", 1, true), "eval: close refused: " .. e)
+  end
+  lt.ok(r.accuracy >= 0 and r.accuracy <= 1, "eval still gives its result")
+  lt.eq(m:checksum() ~= 0, true, "the model is still open after the call")
+  lt.eq(#ds, 120, "the dataset is still open after the call")
+end
+
+do -- bl.sweep: closing, and dropping the last references from the option table
+  local mm = m:clone()
+  local errs = {}
+  local opts = { model = mm, data = ds:subset(1, 60), ber = { 0, 0.01, 0.1 }, reps = 2 }
+  opts.on_progress = function()
+    if opts.model then
+      try_close(opts.model, errs)
+      try_close(opts.data, errs)
+      opts.model, opts.data = nil, nil   -- the only references
+      mm = nil
+      collectgarbage(); collectgarbage()
+    end
+  end
+  local sw = bl.sweep(opts)
+  lt.eq(#errs, 2, "sweep: both closes tried")
+  for _, e in ipairs(errs) do
+    lt.ok(e:find("is in use by a running call", 1, true), "sweep: close refused: " .. e)
+  end
+  lt.eq(#sw, 3, "sweep still gives its rows")
+  collectgarbage(); collectgarbage()   -- now they may go
+end
+
+do -- bl.train: closing the training and test data inside on_epoch / on_progress
+  local tr, te = ds:subset(1, 80), ds:subset(81, 120)
+  local errs = {}
+  local mt = bl.train{ arch = "16-8-4", data = tr, test = te, epochs = 2, batch = 16, seed = 1,
+    on_epoch = function() try_close(tr, errs) end,
+    on_progress = function() try_close(te, errs) end }
+  lt.ok(#errs >= 2, "train: callbacks called")
+  for _, e in ipairs(errs) do
+    lt.ok(e:find("is in use by a running call", 1, true), "train: close refused: " .. e)
+  end
+  lt.ok(mt:checksum() ~= 0, "train still gives its model")
+  tr:close(); te:close()
+  lt.err("dataset is closed", function() return #tr end)
+end
+
+do -- bl.cluster.exemplar: the dataset it clusters
+  local errs = {}
+  local r = bl.cluster.exemplar(ds, { k = 3, on_progress = function() try_close(ds, errs) end })
+  lt.ok(#errs >= 1, "cluster: on_progress called")
+  for _, e in ipairs(errs) do
+    lt.ok(e:find("is in use by a running call", 1, true), "cluster: close refused: " .. e)
+  end
+  lt.eq(#r.exemplars, 3, "cluster still gives its exemplars")
+end
+
+do -- an error in the callback after a refused close still releases the objects
+  local mm = m:clone()
+  lt.err("stop here", function()
+    return mm:eval(ds, { fault = "bitflip:p=0.01", reps = 2, on_progress = function()
+      error("stop here")
+    end })
+  end)
+  mm:close()   -- not busy any more
+  lt.err("model is closed", function() return mm:checksum() end)
+end
+
+-- ---------------------------------------------------------- forged userdata
+local f = bl.fault.new("bitflip:p=0.1", m)
+local sw = bl.sweep{ model = m, data = ds, ber = { 0 }, reps = 1 }
+local j = bl.job.eval(m, ds, { limit = 10 })
+j:wait()
+local victims = { model = m:clone(), dataset = ds:subset(1, 10), sweep = sw, job = j, fault = f }
+local metas = { model = getmetatable(m), dataset = getmetatable(ds), sweep = getmetatable(sw),
+                job = getmetatable(j), fault = getmetatable(f) }
+local methods = { model = "info", dataset = "info", sweep = "info", job = "state", fault = "text" }
+for vk, v in pairs(victims) do
+  local own = getmetatable(v)
+  for mk, mt in pairs(metas) do
+    if mk ~= vk then
+      debug.setmetatable(v, mt)
+      local e = lt.err("betlab." .. mk .. " expected, got betlab." .. vk, function()
+        return v[methods[mk]](v)
+      end)
+      lt.ok(e:find("bad argument", 1, true) or e:find("bad self", 1, true), "argument error: " .. e)
+      lt.err("betlab." .. mk .. " expected, got betlab." .. vk, function() return tostring(v) end)
+      lt.err("betlab." .. mk .. " expected", function() return mt.__index.close(v) end)
+      debug.setmetatable(v, own)
+    end
+  end
+  lt.ok(tostring(v):find(vk, 1, true), "the real object still works: " .. tostring(v))
+end
+-- a forged object passed as an argument, and a collected forged object
+local fake = ds:subset(1, 5)
+debug.setmetatable(fake, getmetatable(m))
+lt.err("betlab.model expected, got betlab.dataset", function() return fake:eval(ds) end)
+lt.err("betlab.dataset expected, got betlab.dataset with a replaced metatable", function()
+  return m:eval(fake)
+end)
+lt.err("field 'model' must be a model", function()
+  return bl.sweep{ model = fake, data = ds, ber = { 0 } }
+end)
+fake = nil
+collectgarbage(); collectgarbage()   -- its __gc must not free a dataset as a model
+local t = setmetatable({}, getmetatable(m))
+lt.err("betlab.model expected, got table", function() return t:info() end)
+lt.err("betlab.model expected, got betlab.dataset", function() return m.close(ds) end)
+
+lt.done("test_safety")
