@@ -69,13 +69,98 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* Follow path through symbolic links (up to 40, as the kernel) to the name
+ * the data should land at, even when the last link dangles: saving through
+ * a link must replace the file it points to and keep the link. */
+static int resolve_links(const char *path, char *out, size_t cap, bl_error *err)
+{
+    char cur[PATH_MAX];
+    if (snprintf(cur, sizeof cur, "%s", path) >= (int)sizeof cur)
+        return bl_error_set(err, BL_EINVAL, "%s: path too long", path);
+    for (int hops = 0;; hops++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode))
+            break;
+        if (hops == 40)
+            return bl_error_set(err, BL_EIO, "%s: too many levels of symbolic links", path);
+        char target[PATH_MAX];
+        ssize_t k = readlink(cur, target, sizeof target - 1);
+        if (k < 0)
+            return bl_error_set(err, BL_EIO, "%s: cannot read link: %s", path, strerror(errno));
+        target[k] = 0;
+        char next[PATH_MAX];
+        const char *slash = strrchr(cur, '/');
+        int w;
+        if (target[0] == '/' || !slash)
+            w = snprintf(next, sizeof next, "%s", target);
+        else
+            w = snprintf(next, sizeof next, "%.*s/%s", (int)(slash - cur), cur, target);
+        if (w < 0 || (size_t)w >= sizeof next)
+            return bl_error_set(err, BL_EINVAL, "%s: link target path too long", path);
+        memcpy(cur, next, (size_t)w + 1);
+    }
+    if (strlen(cur) >= cap)
+        return bl_error_set(err, BL_EINVAL, "%s: path too long", path);
+    memcpy(out, cur, strlen(cur) + 1);
+    return 0;
+}
+
+/* "-": stdout, through stdio so the bytes stay in order with what the front
+ * end printed before. */
+static int write_stdout(const void *data, size_t size, bl_error *err)
+{
+    if (fwrite(data, 1, size, stdout) != size || fflush(stdout) != 0)
+        return bl_error_set(err, BL_EIO, "standard output: write failed: %s", strerror(errno));
+    return 0;
+}
+
+/* Character devices and FIFOs are written in place: renaming over them
+ * would replace the node (as root, /dev/full or /dev/null itself). */
+static int write_in_place(const char *path, const char *shown, const void *data, size_t size,
+                          bl_error *err)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return bl_error_set(err, BL_EIO, "%s: cannot open for writing: %s", shown,
+                            strerror(errno));
+    if (write_all(fd, data, size) != 0) {
+        int e = errno;
+        close(fd);
+        return bl_error_set(err, BL_EIO, "%s: write failed: %s", shown,
+                            e ? strerror(e) : "short write");
+    }
+    if (close(fd) != 0)
+        return bl_error_set(err, BL_EIO, "%s: write failed: %s", shown, strerror(errno));
+    return 0;
+}
+
 int bl_file_write_atomic(const char *path, const void *data, size_t size, bl_error *err)
+{
+    return bl_file_write_checked(path, data, size, NULL, NULL, err);
+}
+
+int bl_file_write_checked(const char *path, const void *data, size_t size, bl_file_check_fn check,
+                          void *ctx, bl_error *err)
 {
     size_t len = strlen(path);
     if (len == 0 || len > PATH_MAX - 16)
         return bl_error_set(err, BL_EINVAL, "bad output path '%s'", path);
+    if (strcmp(path, "-") == 0)
+        return write_stdout(data, size, err);
+    /* stat follows every link, also /proc's (/dev/stdout -> pipe:[N]) */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+            return write_in_place(path, path, data, size, err);
+        return bl_error_set(err, BL_EINVAL, "%s: not a regular file, character device or FIFO; "
+                            "not replacing it", path);
+    }
+    char real[PATH_MAX];
+    int rc = resolve_links(path, real, sizeof real - 16, err);
+    if (rc)
+        return rc;
     char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path);
+    snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", real);
     int fd = mkstemp(tmp);
     if (fd < 0)
         return bl_error_set(err, BL_EIO, "%s: cannot create temporary file: %s", path,
@@ -91,14 +176,27 @@ int bl_file_write_atomic(const char *path, const void *data, size_t size, bl_err
     mode_t um = umask(0);
     umask(um);
     fchmod(fd, 0666 & ~um);
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
+    if (close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return bl_error_set(err, BL_EIO, "%s: write failed: %s", path, strerror(e));
+    }
+    /* what is on disk must pass the caller's check before it replaces
+     * anything (a model must load again) */
+    if (check && (rc = check(tmp, ctx, err)) != 0) {
+        unlink(tmp);
+        bl_error_prefix(err, "%s: not replaced, what would be written does not read back",
+                        path);
+        return rc;
+    }
+    if (rename(tmp, real) != 0) {
         int e = errno;
         unlink(tmp);
         return bl_error_set(err, BL_EIO, "%s: cannot replace file: %s", path, strerror(e));
     }
     /* Make the rename itself durable. */
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
+    snprintf(dir, sizeof dir, "%s", real);
     char *slash = strrchr(dir, '/');
     if (slash == dir)
         dir[1] = 0;

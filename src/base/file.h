@@ -16,8 +16,28 @@
  * malloc'ed (free with free()); a NUL is appended past *size. */
 int bl_file_read(const char *path, size_t max_size, uint8_t **data, size_t *size, bl_error *err);
 
-/* Atomically replace path with the given bytes. */
+/* Save bytes to path without ever destroying what is there on failure:
+ *   - a regular file (or a new name) is replaced atomically: temporary file
+ *     in the same directory, fsync, rename, fsync of the directory;
+ *   - a symbolic link is followed (also a dangling one): its target is
+ *     replaced and the link stays a link;
+ *   - a character device or FIFO (/dev/stdout, /dev/full, a pipe) is
+ *     written in place, never renamed over, and write errors (ENOSPC) are
+ *     reported;
+ *   - "-" means standard output (through stdio, flushed);
+ *   - anything else (directory, block device, socket) is refused. */
 int bl_file_write_atomic(const char *path, const void *data, size_t size, bl_error *err);
+
+/* Checks the temporary file (its path) before it replaces the target;
+ * returns 0 or a BL_E* code with err filled. */
+typedef int (*bl_file_check_fn)(const char *tmp_path, void *ctx, bl_error *err);
+
+/* As bl_file_write_atomic, and for a regular target the written temporary
+ * file must pass check (when non-NULL) before the rename: a file that would
+ * not load again never replaces a good one.  Devices, FIFOs and "-" are
+ * not re-read (the caller checks the bytes before writing). */
+int bl_file_write_checked(const char *path, const void *data, size_t size, bl_file_check_fn check,
+                          void *ctx, bl_error *err);
 
 /* Read a file that may be gzip-compressed (detected by magic 1f 8b), via
  * zlib; plain files are returned as they are.  max_size bounds the

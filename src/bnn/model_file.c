@@ -28,6 +28,7 @@
 
 #include "base/file.h"
 #include "base/mem.h"
+#include "base/text.h"
 #include "bnn/model.h"
 
 #define MAGIC "BETLAB\0\0"
@@ -145,11 +146,39 @@ static int sec_end(wbuf *b, size_t start)
     return wb_grow(b, pad8(len)) ? 0 : -1;
 }
 
+/* Metadata the loader would reject (it requires non-empty keys and UTF-8
+ * without NUL, see the META checks in bl_model_parse) is refused here,
+ * naming the entry, so that no save leaves a model betlab cannot load. */
+static int check_meta(const bl_model *m, bl_error *err)
+{
+    for (uint32_t i = 0; i < m->nmeta; i++) {
+        const char *k = m->meta[i].key, *v = m->meta[i].value;
+        char shown[96];
+        bl_text_terminal_buf(k, shown, sizeof shown);
+        if (!k[0])
+            return bl_error_set(err, BL_EINVAL, "metadata entry %u has an empty key", i);
+        size_t kl = strlen(k), at = bl_text_utf8_error_at(k, kl);
+        if (at < kl)
+            return bl_error_set(err, BL_EINVAL, "metadata key '%s' is not valid UTF-8 (byte %zu "
+                                "is 0x%02x); metadata is stored as UTF-8", shown, at,
+                                (unsigned)(uint8_t)k[at]);
+        size_t vl = strlen(v);
+        at = bl_text_utf8_error_at(v, vl);
+        if (at < vl)
+            return bl_error_set(err, BL_EINVAL, "metadata '%s' is not valid UTF-8 (byte %zu is "
+                                "0x%02x); metadata is stored as UTF-8", shown, at,
+                                (unsigned)(uint8_t)v[at]);
+    }
+    return 0;
+}
+
 int bl_model_serialize(const bl_model *m, uint8_t **buf, size_t *size, bl_error *err)
 {
     *buf = NULL;
     *size = 0;
     int rc = bl_model_validate(m, err);
+    if (!rc)
+        rc = check_meta(m, err);
     if (rc)
         return bl_error_prefix(err, "cannot save model");
     const bl_layer *last = &m->layers[m->nlayers - 1];
@@ -288,6 +317,15 @@ oom:
     return bl_error_set(err, BL_ENOMEM, "cannot save model: out of memory");
 }
 
+static int reload_check(const char *tmp, void *ctx, bl_error *err)
+{
+    (void)ctx;
+    bl_model *back = NULL;
+    int rc = bl_model_load(tmp, &back, err);
+    bl_model_free(back);
+    return rc;
+}
+
 int bl_model_save(const bl_model *m, const char *path, bl_error *err)
 {
     uint8_t *buf;
@@ -297,7 +335,17 @@ int bl_model_save(const bl_model *m, const char *path, bl_error *err)
         bl_error_prefix(err, "%s", path);
         return rc;
     }
-    rc = bl_file_write_atomic(path, buf, n, err);
+    /* the bytes must load before they are written anywhere ("-", a
+     * device), and the written file must load before it replaces the old
+     * one (reload_check) */
+    bl_model *back = NULL;
+    rc = bl_model_parse(buf, n, path, &back, err);
+    bl_model_free(back);
+    if (rc) {
+        free(buf);
+        return bl_error_prefix(err, "%s: not saved, it would not load again", path);
+    }
+    rc = bl_file_write_checked(path, buf, n, reload_check, NULL, err);
     free(buf);
     return rc;
 }
@@ -323,44 +371,7 @@ static void tag_text(const uint8_t *t, char out[20])
         snprintf(out, 20, "0x%02x%02x%02x%02x", t[0], t[1], t[2], t[3]);
 }
 
-static int valid_utf8(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        size_t k;
-        uint32_t cp;
-        if (c == 0)
-            return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            k = 1;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            k = 2;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            k = 3;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (n - i <= k)
-            return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
+static int valid_utf8(const uint8_t *s, size_t n) { return bl_text_valid_utf8(s, n); }
 
 /* Layer record as read from ARCH, before anything is trusted. */
 typedef struct {

@@ -1,7 +1,11 @@
 /* cmd_info.c - `betlab info MODEL [--json]`: layers, shapes, stored bits,
- * metadata. */
+ * metadata.  Metadata is data from the file: the text output shows control
+ * bytes as \x1b etc. (bl_text_terminal), JSON escapes them (jansson). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/text.h"
 
 #include "bnn/model.h"
 #include "cli/cli.h"
@@ -85,7 +89,9 @@ int cmd_info(int argc, char **argv)
     } else {
         char in[64];
         shape_str(m->input, in, sizeof in);
-        printf("model      %s\n", path);
+        char *shown = bl_text_terminal(path, strlen(path));
+        printf("model      %s\n", shown ? shown : "?");
+        free(shown);
         printf("input      %s, codes 0..255 = (q - %d) * %g\n", in, m->input_zero,
                (double)m->input_scale);
         printf("classes    %u\n", m->nclasses);
@@ -109,8 +115,13 @@ int cmd_info(int argc, char **argv)
         printf("\nbinary MACs per input: %llu\n", (unsigned long long)bl_model_macs(m));
         if (m->nmeta) {
             printf("\nmetadata\n");
-            for (uint32_t i = 0; i < m->nmeta; i++)
-                printf("  %-14s %s\n", m->meta[i].key, m->meta[i].value);
+            for (uint32_t i = 0; i < m->nmeta; i++) {
+                char *k = bl_text_terminal(m->meta[i].key, strlen(m->meta[i].key));
+                char *v = bl_text_terminal(m->meta[i].value, strlen(m->meta[i].value));
+                printf("  %-14s %s\n", k ? k : "?", v ? v : "?");
+                free(k);
+                free(v);
+            }
         }
     }
     bl_model_free(m);

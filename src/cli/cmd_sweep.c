@@ -61,7 +61,8 @@ static const cli_opt sweep_optv[] = {
                  " (default 3)", 0),
     CLI_SEED("seed", 's', T, seed,
             "seed of the coupled fault maps; repetition r uses S + r (default 1)", 0),
-    CLI_STR("csv", 'c', "FILE", T, csv, "also write the rows as a CSV file", 0),
+    CLI_STR("csv", 'c', "FILE", T, csv,
+            "also write the rows as a CSV file; - writes only the CSV to stdout", 0),
     CLI_FLAG("json", 'j', T, json, "print one JSON object", 0),
     CLI_INT("limit", 'n', "N", 1, 1L << 40, T, limit, "use only the first N inputs", 0),
     CLI_INT_CORE("threads", 't', "T", T, threads,
@@ -100,6 +101,10 @@ int cmd_sweep(int argc, char **argv)
     bl_error err = { 0 };
     double *bers = NULL;
     size_t nbers = 0;
+    /* --csv -: stdout carries the CSV alone */
+    int csv_stdout = csv && strcmp(csv, "-") == 0;
+    if (csv_stdout && json)
+        return cli_usage_error("sweep", "--csv - and --json both write to stdout; give one");
     if (bl_parse_ber_list(ber_arg, &bers, &nbers, &err))
         return cli_usage_error("sweep", "%s", err.msg);
 
@@ -135,7 +140,7 @@ int cmd_sweep(int argc, char **argv)
         goto fail;
     if (json)
         cli_print_json(bl_evaluate_to_json(r, 1));
-    else
+    else if (!csv_stdout)
         bl_evaluate_print_table(r, stdout);
     rc = 0;
 fail:

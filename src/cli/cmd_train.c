@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/cpu.h"
+#include "base/text.h"
 #include "bnn/engine.h"
 #include "bnn/train.h"
 #include "cli/cli.h"
@@ -97,6 +98,25 @@ static const char *base_name(const char *path, char *buf, size_t n)
     if (dot && strcmp(dot, ".bnn") == 0)
         *dot = 0;
     return buf;
+}
+
+/* The model's name (from --out) and the data names go into its metadata,
+ * which must be UTF-8 (the loader's rule; bl_model_save refuses the rest):
+ * checked before training rather than after it. */
+static int check_meta_names(const char *out, const char *train_name, const char *test_name,
+                            bl_error *err)
+{
+    char nm[256];
+    const char *what[3] = { "--out", "the training data name", "the test data name" };
+    const char *val[3] = { base_name(out, nm, sizeof nm), train_name, test_name };
+    for (int i = 0; i < 3; i++)
+        if (!bl_text_valid_utf8(val[i], strlen(val[i]))) {
+            char shown[300];
+            return bl_error_set(err, BL_EINVAL, "%s '%s' is not valid UTF-8; it is stored in "
+                                "the model's metadata, which must be UTF-8", what[i],
+                                bl_text_terminal_buf(val[i], shown, sizeof shown));
+        }
+    return 0;
 }
 
 typedef struct reg_margin {
@@ -265,7 +285,8 @@ int cmd_train(int argc, char **argv)
         snprintf(test_name, sizeof test_name, "%s", test_data ? test_data : "");
         ntrain = ntest = (size_t)limit;
     }
-    if (load_data(train_name, ntrain, &train, &err) ||
+    if (check_meta_names(out, train_name, test_name, &err) ||
+        load_data(train_name, ntrain, &train, &err) ||
         (test_name[0] && load_data(test_name, ntest, &test, &err)))
         goto fail;
     if (resume) {

@@ -19,6 +19,7 @@
 
 #include "base/file.h"
 #include "base/mem.h"
+#include "base/text.h"
 #include "data/data_internal.h"
 
 typedef struct csv_ctx {
@@ -98,11 +99,16 @@ static long split(const csv_ctx *c, size_t s, size_t e, size_t ln, fld *f, size_
             fe = i++;
             while (i < e && is_space(c, b[i]))
                 i++;
-            if (i < e && b[i] != c->delim)
+            if (i < e && b[i] != c->delim) {
+                /* the byte is data: shown escaped, never raw to a terminal */
+                char ch[2] = { b[i], 0 }, shown[8];
                 return bl_error_set(c->err, BL_EFORMAT,
-                                    "%s: line %zu (byte %zu): unexpected '%c' after a quoted "
+                                    "%s: line %zu (byte %zu): unexpected '%s' after a quoted "
                                     "field",
-                                    c->what, ln, i, b[i]);
+                                    c->what, ln, i,
+                                    ch[0] ? bl_text_terminal_buf(ch, shown, sizeof shown)
+                                          : "\\x00");
+            }
         } else {
             fs = i;
             while (i < e && b[i] != c->delim)
@@ -176,9 +182,14 @@ static int field_error(const csv_ctx *c, size_t ln, const fld *f, size_t col, in
     if (len == 0)
         return bl_error_set(c->err, BL_EFORMAT, "%s: line %zu (byte %zu): field %zu is empty",
                             c->what, ln, f->s, col + 1);
+    /* the field is data: control bytes (ESC ...) shown escaped */
+    char raw[41], shown[200];
+    size_t k = len > 40 ? 40 : len;
+    memcpy(raw, c->b + f->s, k);
+    raw[k] = 0;
     return bl_error_set(c->err, why == -2 ? BL_ERANGE : BL_EFORMAT,
-                        "%s: line %zu (byte %zu): field %zu \"%.*s\" is %s", c->what, ln, f->s,
-                        col + 1, (int)(len > 40 ? 40 : len), c->b + f->s,
+                        "%s: line %zu (byte %zu): field %zu \"%s\" is %s", c->what, ln, f->s,
+                        col + 1, bl_text_terminal_buf(raw, shown, sizeof shown),
                         why == -2 ? "out of range" : "not a number");
 }
 

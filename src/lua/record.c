@@ -8,13 +8,19 @@
  * refers to such an object it writes the statement that made it.  Objects
  * and results get variables in a table `r` (r.m1, r.ds2, r.res3), which
  * the record returns, so `dofile(record)` gives them back.  Values are
- * written exactly: strings with %q, integers as integers, floats with 17
+ * written exactly: strings as one-line literals (bl_text_lua_quote: %q with
+ * newlines and control bytes escaped), integers as integers, floats with 17
  * significant digits (round-trip exact), tables recursively with sorted
  * keys; functions (progress callbacks) are written as nil.
  *
+ * Data never becomes code: model names in the header comment pass through
+ * bl_text_comment_line, every string value through bl_text_lua_quote.
+ *
  * The file is written atomically by bl.record.stop, and autosaved (under
  * $XDG_STATE_HOME/betlab/sessions/, and to its own path) on exit and on
- * SIGHUP. */
+ * SIGHUP.  When that folder cannot be used (XDG_STATE_HOME a regular file,
+ * no permission, disk full) the autosave falls back to the current folder,
+ * then /tmp, and says on stderr where the record went. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +30,7 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "base/text.h"
 #include "base/version.h"
 #include "lua/lbl.h"
 
@@ -157,17 +164,33 @@ static void ser_number(lua_State *L, int idx, sbuf *out)
     }
 }
 
+/* Strings are data: bl_text_lua_quote writes a one-line literal (like %q,
+ * but newlines and control bytes as escapes), so no string can end the
+ * literal or the line early. */
 static void ser_string(lua_State *L, int idx, sbuf *out)
 {
-    lua_getglobal(L, "string");
-    lua_getfield(L, -1, "format");
-    lua_pushliteral(L, "%q");
-    lua_pushvalue(L, idx < 0 ? idx - 3 : idx);
-    lua_call(L, 2, 1);
     size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
-    sb_add(out, s, len);
-    lua_pop(L, 2);
+    const char *s = lua_tolstring(L, idx, &len);
+    char *q = bl_text_lua_quote(s, len);
+    if (!q) {
+        out->oom = 1;
+        return;
+    }
+    sb_puts(out, q);
+    free(q);
+}
+
+/* A model's line in the header comment: its name (metadata, i.e. data from
+ * the file) made one safe comment line. */
+static void note_model(lbl_recorder *r, const char *var, lbl_model *mu)
+{
+    const char *mn = bl_model_meta_get(mu->m, "name");
+    const char *shown = mn ? mn : (mu->path ? mu->path : "unnamed");
+    char *c = bl_text_comment_line(shown, strlen(shown));
+    sb_printf(&r->models, "--   %s: checksum %08x (", var, bl_model_checksum(mu->m));
+    sb_puts(&r->models, c ? c : "?");
+    sb_puts(&r->models, ")\n");
+    free(c);
 }
 
 static int is_name(const char *s)
@@ -310,12 +333,9 @@ static void ser_object(lua_State *L, lbl_recorder *r, int idx, sbuf *out)
     lua_pushstring(L, name);
     lua_rawset(L, -3);
     lua_pop(L, 1);
-    lbl_model *mu = luaL_testudata(L, idx, LBL_MODEL);
-    if (mu && mu->m) {
-        const char *mn = bl_model_meta_get(mu->m, "name");
-        sb_printf(&r->models, "--   %s: checksum %08x (%s)\n", name, bl_model_checksum(mu->m),
-                  mn ? mn : (mu->path ? mu->path : "unnamed"));
-    }
+    lbl_model *mu = lbl_testudata(L, idx, LBL_K_MODEL);
+    if (mu && mu->m)
+        note_model(r, name, mu);
     sb_puts(out, name);
 }
 
@@ -399,12 +419,9 @@ void lbl_rec_note(lua_State *L, const char *fn, int method, int first, int nargs
             lua_pushstring(L, name);
             lua_rawset(L, -3);
             lua_pop(L, 1);
-            lbl_model *mu = luaL_testudata(L, res, LBL_MODEL);
-            if (mu && mu->m) {
-                const char *mn = bl_model_meta_get(mu->m, "name");
-                sb_printf(&r->models, "--   %s: checksum %08x (%s)\n", name,
-                          bl_model_checksum(mu->m), mn ? mn : (mu->path ? mu->path : "unnamed"));
-            }
+            lbl_model *mu = lbl_testudata(L, res, LBL_K_MODEL);
+            if (mu && mu->m)
+                note_model(r, name, mu);
         } else {
             /* the numbers, for the reader (the replay recomputes them) */
             sbuf res_text = { 0 };
@@ -457,15 +474,44 @@ int lbl_rec_autosave(lua_State *L, const char *dir)
     lbl_recorder *r = active(L);
     if (!r)
         return 0;
-    char path[4096];
     char stamp[32];
     time_t tt = time(NULL);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", gmtime(&tt));
-    snprintf(path, sizeof path, "%s/session-%s-%ld.lua", dir, stamp, (long)getpid());
-    bl_error err = { 0 };
-    int rc = write_record(r, path, &err);
-    if (r->path && write_record(r, r->path, &err))
+    /* the state folder first, then the fallbacks; a record is never lost
+     * silently */
+    char cwd[2048];
+    const char *dirs[3] = { dir, getcwd(cwd, sizeof cwd) ? cwd : ".", "/tmp" };
+    bl_error err = { 0 }, first = { 0 };
+    int rc = -1, tried = 0;
+    for (int i = 0; i < 3 && rc; i++) {
+        if (!dirs[i])
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%ssession-%s-%ld.lua", dirs[i], i ? "betlab-" : "",
+                 stamp, (long)getpid());
+        rc = write_record(r, path, &err);
+        if (rc && !tried++)
+            first = err;
+        if (!rc && i > 0) {
+            char shown[512];
+            bl_text_terminal_buf(dir ? first.msg : "the state folder "
+                                 "($XDG_STATE_HOME/betlab/sessions) cannot be created",
+                                 shown, sizeof shown);
+            fprintf(stderr, "betlab: session record not saved in the state folder (%s); "
+                    "saved to %s\n", shown, path);
+        }
+    }
+    if (rc) {
+        char shown[512];
+        bl_text_terminal_buf(err.msg, shown, sizeof shown);
+        fprintf(stderr, "betlab: session record lost: %s\n", shown);
+    }
+    if (r->path && write_record(r, r->path, &err)) {
+        char shown[512];
+        bl_text_terminal_buf(err.msg, shown, sizeof shown);
+        fprintf(stderr, "betlab: session record not saved to its own path: %s\n", shown);
         rc = -1;
+    }
     return rc;
 }
 

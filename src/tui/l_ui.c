@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "bnn/model_names.h"
 #include "cluster/cluster.h"
 #include "lua/executor.h"
@@ -179,11 +180,17 @@ static int l_save(lua_State *L)
     fprintf(f, "model,fault,seed,ber,accuracy,ci_low,ci_high,reps\r\n");
     const tui_curve *cs[2] = { &t->s.curve, &t->s.pin_curve };
     const char *names[2] = { t->s.model_name, t->s.pin_name };
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < cs[k]->n; i++)
-            fprintf(f, "%s,\"%s\",%llu,%.17g,%.17g,%.17g,%.17g,%d\r\n", names[k], cs[k]->fault,
+    for (int k = 0; k < 2; k++) {
+        /* names and fault specs are data: RFC 4180 quoting */
+        char *nm = bl_text_csv_field(names[k], strlen(names[k]));
+        char *fa = bl_text_csv_field(cs[k]->fault, strlen(cs[k]->fault));
+        for (int i = 0; nm && fa && i < cs[k]->n; i++)
+            fprintf(f, "%s,%s,%llu,%.17g,%.17g,%.17g,%.17g,%d\r\n", nm, fa,
                     (unsigned long long)t->s.seed, cs[k]->ber[i], cs[k]->acc[i], cs[k]->lo[i],
                     cs[k]->hi[i], cs[k]->reps);
+        free(nm);
+        free(fa);
+    }
     if (fclose(f))
         return luaL_error(L, "betlab.ui.save: cannot write %s", csv);
     if (tui_save_screen(t, txt))
