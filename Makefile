@@ -115,6 +115,11 @@ $(BUILD)/tests/fuzz_%_regress: tests/fuzz/fuzz_%.c tests/fuzz/standalone_main.c 
 	@mkdir -p $(dir $@)
 	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $< tests/fuzz/standalone_main.c $(LIB) $(LDLIBS)
 
+# fuzz_record replays Lua session records: it needs the front end (src/lua).
+$(BUILD)/tests/fuzz_record_regress: tests/fuzz/fuzz_record.c tests/fuzz/standalone_main.c $(FRONT_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BL_CFLAGS) $(CFLAGS) -o $@ $< tests/fuzz/standalone_main.c $(FRONT_LIB) $(LIB) $(FRONT_LIBS) $(LDLIBS)
+
 unit: $(UNIT_BIN) $(FUZZ_REGR) $(BIN) $(PLUGINS) $(TEST_PLUGINS)
 
 test: check-deps
@@ -178,6 +183,14 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
 	    SAN="-fsanitize=fuzzer-no-link,address,undefined -Wno-unknown-warning-option" build-fuzz/libbetlab.a
 	clang $(BL_CFLAGS) -Wno-unknown-warning-option -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/libbetlab.a $(PC_LIBS) -lm
+
+build-fuzz/fuzz_record: tests/fuzz/fuzz_record.c $(CORE_SRC) $(FRONT_SRC)
+	@mkdir -p build-fuzz
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined -Wno-unknown-warning-option" \
+	    build-fuzz/libbetlab.a build-fuzz/libbetlab-front.a
+	clang $(BL_CFLAGS) -Wno-unknown-warning-option -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< \
+	    build-fuzz/libbetlab-front.a build-fuzz/libbetlab.a $(FRONT_LIBS) $(PC_LIBS) -lm
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p tests/fuzz/corpus/$$n build-fuzz/corpus-$$n; \

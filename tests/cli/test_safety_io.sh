@@ -154,6 +154,10 @@ ln -s "$T/model_target.bnn" "$T/model_link.bnn"
 [ -L "$T/model_link.bnn" ] && "$BL" info "$T/model_target.bnn" >/dev/null 2>&1 \
     && ok "m:save through a symlink keeps the link" || bad "m:save through a symlink"
 
+"$BL" import --npz tests/data/import_6-4-3.npz --arch 6-4-3 --out - >"$T/stdout.bnn" 2>"$T/err"
+"$BL" info "$T/stdout.bnn" >/dev/null 2>&1 && grep -q "wrote -" "$T/err" \
+    && ok "import --out - writes the model to stdout" || bad "import --out -"
+
 # --- 2. XDG_STATE_HOME unusable: the record goes to a fallback, said on stderr
 : >"$T/statefile"
 mkdir -p "$T/cwd"

@@ -1,0 +1,2 @@
+local bl = require "betlab"
+while true do pcall(function() while true do end end) end
