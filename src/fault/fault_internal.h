@@ -35,6 +35,12 @@ typedef struct fault_view {
 } fault_view;
 
 /* plugin.c */
+struct betlab_plugin_info;
+/* Every field of a plugin's info struct (plugins/betlab_plugin.h) against
+ * the ABI and sane bounds; 0 or an error naming path and the field.  Reads
+ * only what the struct's sizes say exists (the fuzz target feeds it). */
+int bl_plugin_info_check(const char *path, const struct betlab_plugin_info *info,
+                         bl_error *err);
 int bl_fault_plugin_load(const char *path, bl_fault_kind **out, bl_error *err);
 void bl_fault_plugin_free(bl_fault_kind *k);
 int bl_fault_plugin_check(const bl_fault_kind *k, const double *v, bl_error *err);

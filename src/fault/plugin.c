@@ -35,11 +35,28 @@ typedef struct hctx {
     uint32_t stream;
 } hctx;
 
+/* The context of the plugin call in progress on this thread.  The entry
+ * point has no host_ctx (the ABI lets it pass NULL), so host->error(NULL,
+ * ...) goes to the call being served instead of being dropped: the
+ * plugin's own message is what the user sees. */
+static _Thread_local hctx *current_call;
+
+/* Call a plugin function with h as the current context. */
+#define CALL_PLUGIN(h, expr)                                                                  \
+    do {                                                                                      \
+        hctx *saved_ = current_call;                                                          \
+        current_call = (h);                                                                   \
+        expr;                                                                                 \
+        current_call = saved_;                                                                \
+    } while (0)
+
 static void h_error(void *c, const char *fmt, ...)
 {
-    hctx *h = c;
-    if (!h || !fmt)
+    hctx *h = c ? c : current_call;
+    if (!h)
         return;
+    if (!fmt)
+        fmt = "(error without a message)";
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(h->msg, sizeof h->msg, fmt, ap);
@@ -88,7 +105,7 @@ static const betlab_host_api host_api = {
 
 static int valid_ident(const char *s, int lower_only)
 {
-    if (!s || !*s || strlen(s) >= BL_NAME_MAX)
+    if (!s || !*s || strnlen(s, BL_NAME_MAX) >= BL_NAME_MAX)
         return 0;
     if (!(lower_only ? (*s >= 'a' && *s <= 'z') : ((*s | 32) >= 'a' && (*s | 32) <= 'z')))
         return 0;
@@ -123,12 +140,105 @@ void bl_fault_plugin_free(bl_fault_kind *k)
     free(k);
 }
 
-/* Check the info and declarations; copy them into k. */
-static int take_info(const char *path, const betlab_plugin_info *info, bl_fault_kind *k,
-                     bl_error *err)
+/* ---- checking what a plugin hands over ------------------------------------ */
+
+/* Bounds on what a plugin may declare: its structs may grow with minor
+ * versions, but not beyond sizes no real header will reach; strings are
+ * read with a bound (a missing terminator cannot make the host run off). */
+#define PLUGIN_STRUCT_MAX 4096   /* struct_size and param_size, bytes */
+#define PLUGIN_HELP_MAX 256      /* help lines, bytes                 */
+
+/* A help line: non-empty, < PLUGIN_HELP_MAX bytes, valid UTF-8 without
+ * control characters (C0, DEL, C1): it is printed to terminals. */
+static const char *help_problem(const char *s)
+{
+    if (!s)
+        return "missing";
+    size_t n = strnlen(s, PLUGIN_HELP_MAX);
+    if (n == 0)
+        return "empty";
+    if (n >= PLUGIN_HELP_MAX)
+        return "too long (at most 255 bytes)";
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        if (c < 0x20 || c == 0x7f)
+            return "has a control character";
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+        if (!len || i + len > n)
+            return "is not valid UTF-8";
+        uint32_t cp = c & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return "is not valid UTF-8";
+            cp = cp << 6 | (p[i + k] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return "is not valid UTF-8";
+        if (cp >= 0x80 && cp <= 0x9f)
+            return "has a control character";
+        i += len;
+    }
+    return NULL;
+}
+
+/* One parameter declaration (index i, at d); names[] holds the names of
+ * those before it. */
+static int check_param(const char *path, uint32_t i, const betlab_param_decl *d,
+                       uint32_t param_size, const char *const *names, int *rate, bl_error *err)
+{
+    if (d->struct_size < END_OF(betlab_param_decl, help) || d->struct_size > param_size)
+        return bl_error_set(err, BL_EFORMAT,
+                            "%s: parameter %u: struct_size %u outside %zu..%u (param_size)", path,
+                            i, d->struct_size, END_OF(betlab_param_decl, help), param_size);
+    if (!valid_ident(d->name, 0))
+        return bl_error_set(err, BL_EFORMAT,
+                            "%s: parameter %u: bad name (want [A-Za-z][A-Za-z0-9_]*, < %d chars)",
+                            path, i, BL_NAME_MAX);
+    for (uint32_t j = 0; j < i; j++)
+        if (strcmp(names[j], d->name) == 0)
+            return bl_error_set(err, BL_EFORMAT, "%s: parameter '%s' declared twice", path,
+                                d->name);
+    if (!isfinite(d->min) || !isfinite(d->max) || !isfinite(d->def) || d->min > d->max ||
+        d->def < d->min || d->def > d->max)
+        return bl_error_set(err, BL_EFORMAT,
+                            "%s: parameter '%s': need finite min <= default <= max (got %g <= "
+                            "%g <= %g)", path, d->name, d->min, d->def, d->max);
+    const char *hp = help_problem(d->help);
+    if (hp)
+        return bl_error_set(err, BL_EFORMAT, "%s: parameter '%s': help line %s", path, d->name,
+                            hp);
+    if (d->flags & ~BETLAB_PARAM_RATE)
+        return bl_error_set(err, BL_EFORMAT, "%s: parameter '%s': unknown flags 0x%x", path,
+                            d->name, d->flags);
+    if (d->flags & BETLAB_PARAM_RATE) {
+        if (*rate >= 0)
+            return bl_error_set(err, BL_EFORMAT, "%s: more than one rate parameter ('%s', '%s')",
+                                path, names[*rate], d->name);
+        *rate = (int)i;
+    }
+    return 0;
+}
+
+static const betlab_param_decl *param_at(const betlab_plugin_info *info, uint32_t i)
+{
+    return (const betlab_param_decl *)((const char *)info->params + (size_t)i * info->param_size);
+}
+
+/* Every field of a plugin's info struct against the ABI and sane bounds,
+ * before anything is copied or called; the message names the file and the
+ * field.  No field is read before struct_size says it exists. */
+int bl_plugin_info_check(const char *path, const betlab_plugin_info *info, bl_error *err)
 {
     if (!info)
         return bl_error_set(err, BL_EFORMAT, "%s: plugin entry returned no info", path);
+    if ((uintptr_t)info % _Alignof(betlab_plugin_info))
+        return bl_error_set(err, BL_EFORMAT, "%s: betlab_plugin_info is misaligned", path);
     if (info->struct_size < END_OF(betlab_plugin_info, abi_minor))
         return bl_error_set(err, BL_EFORMAT, "%s: betlab_plugin_info.struct_size %u is too small",
                             path, info->struct_size);
@@ -143,54 +253,65 @@ static int take_info(const char *path, const betlab_plugin_info *info, bl_fault_
                             "%s: betlab_plugin_info.struct_size %u is smaller than ABI %d.0 "
                             "requires (%zu)", path, info->struct_size, BETLAB_PLUGIN_ABI_MAJOR,
                             END_OF(betlab_plugin_info, fini));
+    if (info->struct_size > PLUGIN_STRUCT_MAX)
+        return bl_error_set(err, BL_EFORMAT,
+                            "%s: betlab_plugin_info.struct_size %u is beyond any ABI %d.x "
+                            "(at most %d)", path, info->struct_size, BETLAB_PLUGIN_ABI_MAJOR,
+                            PLUGIN_STRUCT_MAX);
     if (!valid_ident(info->name, 1))
         return bl_error_set(err, BL_EFORMAT,
                             "%s: bad fault model name (want [a-z][a-z0-9_]*, < %d chars)", path,
                             BL_NAME_MAX);
-    if (!info->help || !*info->help)
-        return bl_error_set(err, BL_EFORMAT, "%s: fault model '%s' has no help line", path,
-                            info->name);
+    const char *hp = help_problem(info->help);
+    if (hp)
+        return bl_error_set(err, BL_EFORMAT, "%s: fault model '%s': help line %s", path,
+                            info->name, hp);
     if (!info->apply)
         return bl_error_set(err, BL_EFORMAT, "%s: fault model '%s' has no apply function", path,
                             info->name);
     if (info->nparams > BL_FAULT_MAX_PARAMS)
-        return bl_error_set(err, BL_EFORMAT, "%s: %u parameters declared, at most %d", path,
-                            info->nparams, BL_FAULT_MAX_PARAMS);
-    if (info->nparams && (!info->params || info->param_size < END_OF(betlab_param_decl, help)))
+        return bl_error_set(err, BL_EFORMAT, "%s: nparams: %u parameters declared, at most %d",
+                            path, info->nparams, BL_FAULT_MAX_PARAMS);
+    if (info->nparams == 0)
+        return 0;
+    if (!info->params)
+        return bl_error_set(err, BL_EFORMAT, "%s: nparams is %u but params is NULL", path,
+                            info->nparams);
+    if (info->param_size < END_OF(betlab_param_decl, help) ||
+        info->param_size > PLUGIN_STRUCT_MAX ||
+        info->param_size % _Alignof(betlab_param_decl) ||
+        (uintptr_t)info->params % _Alignof(betlab_param_decl))
         return bl_error_set(err, BL_EFORMAT,
-                            "%s: parameter declarations missing or param_size %u too small "
-                            "(ABI %d.0 requires %zu)", path, info->param_size,
-                            BETLAB_PLUGIN_ABI_MAJOR, END_OF(betlab_param_decl, help));
+                            "%s: param_size %u: want a multiple of %zu in %zu..%d (ABI %d.0 "
+                            "requires %zu), params aligned", path, info->param_size,
+                            _Alignof(betlab_param_decl), END_OF(betlab_param_decl, help),
+                            PLUGIN_STRUCT_MAX, BETLAB_PLUGIN_ABI_MAJOR,
+                            END_OF(betlab_param_decl, help));
+    const char *names[BL_FAULT_MAX_PARAMS];
+    int rate = -1;
+    for (uint32_t i = 0; i < info->nparams; i++) {
+        const betlab_param_decl *d = param_at(info, i);
+        int rc = check_param(path, i, d, info->param_size, names, &rate, err);
+        if (rc)
+            return rc;
+        names[i] = d->name;
+    }
+    return 0;
+}
+
+/* Check the info and declarations; copy them into k. */
+static int take_info(const char *path, const betlab_plugin_info *info, bl_fault_kind *k,
+                     bl_error *err)
+{
+    int rc = bl_plugin_info_check(path, info, err);
+    if (rc)
+        return rc;
     snprintf(k->name, sizeof k->name, "%s", info->name);
     k->rate_param = -1;
     for (uint32_t i = 0; i < info->nparams; i++) {
-        const betlab_param_decl *d =
-            (const betlab_param_decl *)((const char *)info->params + (size_t)i * info->param_size);
-        if (d->struct_size < END_OF(betlab_param_decl, help))
-            return bl_error_set(err, BL_EFORMAT, "%s: parameter %u: struct_size %u too small",
-                                path, i, d->struct_size);
-        if (!valid_ident(d->name, 0))
-            return bl_error_set(err, BL_EFORMAT,
-                                "%s: parameter %u: bad name (want [A-Za-z][A-Za-z0-9_]*)", path, i);
-        for (size_t j = 0; j < k->nparams; j++)
-            if (strcmp(k->params[j].name, d->name) == 0)
-                return bl_error_set(err, BL_EFORMAT, "%s: parameter '%s' declared twice", path,
-                                    d->name);
-        if (!isfinite(d->min) || !isfinite(d->max) || !isfinite(d->def) || d->min > d->max ||
-            d->def < d->min || d->def > d->max)
-            return bl_error_set(err, BL_EFORMAT,
-                                "%s: parameter '%s': need finite min <= default <= max (got %g <= "
-                                "%g <= %g)", path, d->name, d->min, d->def, d->max);
-        if (!d->help || !*d->help)
-            return bl_error_set(err, BL_EFORMAT, "%s: parameter '%s' has no help", path, d->name);
-        if (d->flags & ~BETLAB_PARAM_RATE)
-            return bl_error_set(err, BL_EFORMAT, "%s: parameter '%s': unknown flags 0x%x", path,
-                                d->name, d->flags);
-        if (d->flags & BETLAB_PARAM_RATE) {
-            if (k->rate_param >= 0)
-                return bl_error_set(err, BL_EFORMAT, "%s: more than one rate parameter", path);
+        const betlab_param_decl *d = param_at(info, i);
+        if (d->flags & BETLAB_PARAM_RATE)
             k->rate_param = (int)i;
-        }
         bl_fault_param *p = &k->params[k->nparams];
         p->name = strdup(d->name);
         p->help = strdup(d->help);
@@ -249,7 +370,8 @@ int bl_fault_plugin_load(const char *path, bl_fault_kind **out, bl_error *err)
     memcpy(&entry, &sym, sizeof entry); /* object -> function pointer, as POSIX allows */
     hctx h = { 0 };
     const betlab_plugin_info *info = NULL;
-    int prc = entry(&host_api, &info);
+    int prc;
+    CALL_PLUGIN(&h, prc = entry(&host_api, &info));
     if (prc != 0) {
         bl_error_set(err, BL_EINVAL, "%s: plugin entry failed: %s", path,
                      h.has_error ? h.msg : "no message");
@@ -264,7 +386,7 @@ int bl_fault_plugin_load(const char *path, bl_fault_kind **out, bl_error *err)
     p->info = info;
     if (info->init) {
         memset(&h, 0, sizeof h);
-        prc = info->init(&host_api, &h, &p->state);
+        CALL_PLUGIN(&h, prc = info->init(&host_api, &h, &p->state));
         if (prc != 0) {
             bl_error_set(err, BL_EINVAL, "%s: init of fault model '%s' failed: %s", path,
                          info->name, h.has_error ? h.msg : "no message");
@@ -283,7 +405,9 @@ int bl_fault_plugin_check(const bl_fault_kind *k, const double *v, bl_error *err
     if (!p || !p->info->check)
         return 0;
     hctx h = { 0 };
-    if (p->info->check(p->state, v, (uint32_t)k->nparams, &h) != 0)
+    int prc;
+    CALL_PLUGIN(&h, prc = p->info->check(p->state, v, (uint32_t)k->nparams, &h));
+    if (prc != 0)
         return bl_error_set(err, BL_EINVAL, "%s (%s): bad parameters: %s", k->name, k->source,
                             h.has_error ? h.msg : "rejected by the plugin");
     return 0;
@@ -313,7 +437,9 @@ int bl_fault_plugin_apply(const bl_fault_kind *k, const double *v, const fault_v
         .nparams = (uint32_t)k->nparams,
         .host_ctx = &h,
     };
-    if (p->info->apply(p->state, &view) != 0)
+    int prc;
+    CALL_PLUGIN(&h, prc = p->info->apply(p->state, &view));
+    if (prc != 0)
         return bl_error_set(err, BL_EINVAL, "%s (%s): layer %s %s: %s", k->name, k->source,
                             fv->layer_name, bl_fault_target_name(fv->target),
                             h.has_error ? h.msg : "apply failed");
