@@ -26,6 +26,7 @@ static const bl_command commands[] = {
     { "devices", &cli_spec_devices, cmd_devices },
     { "cluster", &cli_spec_cluster, cmd_cluster },
     { "subset", &cli_spec_subset, cmd_subset },
+    { "campaign", &cli_spec_campaign, cmd_campaign },
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 

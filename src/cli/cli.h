@@ -25,7 +25,8 @@ typedef struct bl_command {
 /* The option tables of the commands (each in its cmd_NAME.c). */
 extern const cli_spec cli_spec_info, cli_spec_eval, cli_spec_import, cli_spec_train,
     cli_spec_run, cli_spec_console, cli_spec_sweep, cli_spec_metrics, cli_spec_tui,
-    cli_spec_faults, cli_spec_devices, cli_spec_cluster, cli_spec_subset;
+    cli_spec_faults, cli_spec_devices, cli_spec_cluster, cli_spec_subset,
+    cli_spec_campaign;
 
 /* Print "betlab: <msg>" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -70,6 +71,7 @@ int cmd_devices(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_subset(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
+int cmd_campaign(int argc, char **argv);
 /* --plugin NAME|FILE.so is repeatable: commands collect the arguments with
  * CLI_LIST(..., CLI_MAX_PLUGINS, ...) in their option table. */
 #define CLI_MAX_PLUGINS 64
