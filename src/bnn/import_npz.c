@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bnn/import_npz.h"
+
 #include "base/mem.h"
 #include "bnn/model.h"
 #include "data/npy.h"
@@ -43,14 +45,67 @@ typedef struct {
     bl_npz *z;
     size_t n;
     char *used;   /* per archive member */
+    char **eff;   /* per member: its name after renaming (NULL: as saved) */
+    const char *spec;
+    const bl_model *m;
+    double eps_default;
 } ictx;
+
+static const char *eff_name(const ictx *c, size_t i)
+{
+    return c->eff && c->eff[i] ? c->eff[i] : bl_npz_name(c->z, i);
+}
 
 static int member(const ictx *c, const char *name)
 {
     for (size_t i = 0; i < c->n; i++)
-        if (strcmp(bl_npz_name(c->z, i), name) == 0)
+        if (strcmp(eff_name(c, i), name) == 0)
             return (int)i;
     return -1;
+}
+
+/* Append to a bounded message buffer; "..." once it is full. */
+static void add_text(char *buf, size_t cap, size_t *k, const char *fmt, const char *s)
+{
+    if (*k + 4 >= cap)
+        return;
+    int w = snprintf(buf + *k, cap - *k, fmt, s);
+    if (w < 0 || *k + (size_t)w + 4 >= cap) {
+        snprintf(buf + *k, cap - *k, "...");
+        *k = cap;
+        return;
+    }
+    *k += (size_t)w;
+}
+
+/* The names a spec needs (weights, batch-norm statistics), comma-joined. */
+static void expected_names(const ictx *c, char *buf, size_t cap)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (uint32_t i = 0; i < c->m->nlayers; i++) {
+        const bl_layer *l = &c->m->layers[i];
+        if (l->weights)
+            add_text(buf, cap, &k, k ? ", %s.weight" : "%s.weight", l->name);
+        else if (l->kind == BL_LAYER_THRESH)
+            add_text(buf, cap, &k, k ? ", %s.running_mean/_var" : "%s.running_mean/_var",
+                     l->name);
+    }
+}
+
+static int missing_error(const ictx *c, const char *name, bl_error *err)
+{
+    char found[200], want[160];
+    size_t k = 0;
+    found[0] = 0;
+    for (size_t i = 0; i < c->n; i++)
+        add_text(found, sizeof found, &k, k ? ", %s" : "%s", eff_name(c, i));
+    expected_names(c, want, sizeof want);
+    return bl_error_set(err, BL_ENOTFOUND,
+                        "%s: required array '%s' is missing; found %zu array%s: %s; '%s' "
+                        "expects %s (rename with --map OLD=NEW or --names torch|larq)",
+                        c->path, name, c->n, c->n == 1 ? "" : "s", c->n ? found : "none",
+                        c->spec, want);
 }
 
 static void shape_text(const bl_array *a, char *buf, size_t cap)
@@ -62,6 +117,186 @@ static void shape_text(const bl_array *a, char *buf, size_t cap)
         snprintf(buf + k, cap - k, "]");
 }
 
+/* -- renaming: OLD=NEW rules and the torch/larq schemes (import_npz.h) -- */
+
+int bl_import_check_opts(const bl_import_opts *o, bl_error *err)
+{
+    if (!o)
+        return 0;
+    if (o->names && strcmp(o->names, "torch") && strcmp(o->names, "larq") &&
+        strcmp(o->names, "betlab"))
+        return bl_error_set(err, BL_EINVAL, "naming scheme '%s' is not one of betlab, torch, "
+                            "larq", o->names);
+    for (size_t r = 0; r < o->nmap; r++) {
+        const char *eq = strchr(o->map[r], '=');
+        if (!eq || eq == o->map[r] || !eq[1])
+            return bl_error_set(err, BL_EINVAL, "rename rule '%s' is not OLD=NEW", o->map[r]);
+    }
+    return 0;
+}
+
+/* name renamed by rule "OLD=NEW" (NULL when it does not apply). */
+static char *apply_rule(const char *rule, const char *name)
+{
+    const char *eq = strchr(rule, '=');
+    size_t k = (size_t)(eq - rule);
+    if (strncmp(name, rule, k) || (name[k] && name[k] != '.'))
+        return NULL;
+    size_t len = strlen(eq + 1) + strlen(name + k) + 1;
+    char *s = malloc(len);
+    if (s)
+        snprintf(s, len, "%s%s", eq + 1, name + k);
+    return s;
+}
+
+/* Keras weight field -> PyTorch field. */
+static const char *larq_field(const char *f)
+{
+    static const char *const tr[][2] = {
+        { "kernel", "weight" },       { "gamma", "weight" },
+        { "beta", "bias" },           { "moving_mean", "running_mean" },
+        { "moving_variance", "running_var" },
+    };
+    for (size_t i = 0; i < sizeof tr / sizeof tr[0]; i++)
+        if (!strcmp(f, tr[i][0]))
+            return tr[i][1];
+    return f;
+}
+
+/* Split a saved name into module prefix and (PyTorch) field; 0 when it
+ * has no module part. */
+static int split_name(const char *name, int larq, char *pre, char *field, size_t cap)
+{
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s", name);
+    char *colon = larq ? strrchr(tmp, ':') : NULL;
+    if (colon)
+        *colon = 0;
+    char *sep = strrchr(tmp, larq ? '/' : '.');
+    if (!sep || sep == tmp)
+        return 0;
+    *sep = 0;
+    snprintf(pre, cap, "%s", tmp);
+    snprintf(field, cap, "%s", larq ? larq_field(sep + 1) : sep + 1);
+    return 1;
+}
+
+enum { G_OTHER, G_WEIGHT, G_BN };
+
+/* Order rule of the schemes: modules in archive order; one with a 2-D or
+ * 4-D weight is the next fcK/convK, one with running_mean the next bnK
+ * ("out" after the last weight layer). */
+static int scheme_rename(ictx *c, int larq, bl_error *err)
+{
+    enum { CAP = 256 };
+    size_t n = c->n;
+    char (*pre)[CAP] = calloc(n ? n : 1, sizeof *pre), (*fld)[CAP] = calloc(n ? n : 1, sizeof *fld);
+    int *grp = calloc(n ? n : 1, sizeof *grp), *kind = calloc(n ? n : 1, sizeof *kind),
+        *ndim = calloc(n ? n : 1, sizeof *ndim);
+    int rc = 0, ng = 0;
+    if (!pre || !fld || !grp || !kind || !ndim) {
+        rc = bl_error_set(err, BL_ENOMEM, "%s: out of memory", c->path);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        grp[i] = -1;
+        if (c->eff[i] || !split_name(bl_npz_name(c->z, i), larq, pre[i], fld[i], CAP))
+            continue;
+        for (size_t j = 0; j < i && grp[i] < 0; j++)
+            if (grp[j] >= 0 && !strcmp(pre[j], pre[i]))
+                grp[i] = grp[j];
+        if (grp[i] < 0)
+            grp[i] = ng++;
+        bl_array a;
+        if (!strcmp(fld[i], "weight") && !bl_npz_get(c->z, bl_npz_name(c->z, i), &a, NULL)) {
+            ndim[grp[i]] = a.ndim > ndim[grp[i]] ? a.ndim : ndim[grp[i]];
+            if (a.ndim == 2 || a.ndim == 4)
+                kind[grp[i]] = kind[grp[i]] == G_BN ? G_BN : G_WEIGHT;
+            bl_array_free(&a);
+        }
+        if (!strcmp(fld[i], "running_mean"))
+            kind[grp[i]] = G_BN;
+    }
+    int last_w = -1;
+    for (int g = 0; g < ng; g++)
+        if (kind[g] == G_WEIGHT)
+            last_w = g;
+    int nconv = 0, nfc = 0, nbn = 0;
+    char (*gname)[BL_NAME_MAX] = calloc(ng ? (size_t)ng : 1, sizeof *gname);
+    if (!gname) {
+        rc = bl_error_set(err, BL_ENOMEM, "%s: out of memory", c->path);
+        goto done;
+    }
+    for (int g = 0; g < ng; g++) {
+        if (kind[g] == G_WEIGHT)
+            snprintf(gname[g], BL_NAME_MAX, ndim[g] == 4 ? "conv%d" : "fc%d",
+                     ndim[g] == 4 ? ++nconv : ++nfc);
+        else if (kind[g] == G_BN && g > last_w)
+            snprintf(gname[g], BL_NAME_MAX, "out");
+        else if (kind[g] == G_BN)
+            snprintf(gname[g], BL_NAME_MAX, "bn%d", ++nbn);
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (grp[i] < 0 || kind[grp[i]] == G_OTHER)
+            continue;
+        size_t len = strlen(gname[grp[i]]) + strlen(fld[i]) + 2;
+        if (!(c->eff[i] = malloc(len)))
+            rc = bl_error_set(err, BL_ENOMEM, "%s: out of memory", c->path);
+        else
+            snprintf(c->eff[i], len, "%s.%s", gname[grp[i]], fld[i]);
+    }
+    free(gname);
+done:
+    free(pre);
+    free(fld);
+    free(grp);
+    free(kind);
+    free(ndim);
+    return rc;
+}
+
+/* Effective names: rules first (on the names as saved), then the scheme
+ * for the rest.  Counts renamed members into *renamed. */
+static int rename_members(ictx *c, const bl_import_opts *o, size_t *renamed, bl_error *err)
+{
+    *renamed = 0;
+    if (!o || (!o->nmap && (!o->names || !strcmp(o->names, "betlab"))))
+        return 0;
+    if (!(c->eff = calloc(c->n ? c->n : 1, sizeof *c->eff)))
+        return bl_error_set(err, BL_ENOMEM, "%s: out of memory", c->path);
+    for (size_t i = 0; i < c->n; i++)
+        for (size_t r = 0; r < o->nmap && !c->eff[i]; r++)
+            c->eff[i] = apply_rule(o->map[r], bl_npz_name(c->z, i));
+    int rc = 0;
+    if (o->names && strcmp(o->names, "betlab"))
+        rc = scheme_rename(c, !strcmp(o->names, "larq"), err);
+    for (size_t i = 0; i < c->n; i++)
+        if (c->eff[i] && strcmp(c->eff[i], bl_npz_name(c->z, i)))
+            (*renamed)++;
+    /* two arrays may not end up with one name */
+    for (size_t i = 0; !rc && i < c->n; i++)
+        for (size_t j = i + 1; j < c->n; j++)
+            if (!strcmp(eff_name(c, i), eff_name(c, j))) {
+                rc = bl_error_set(err, BL_EINVAL,
+                                  "%s: arrays '%s' and '%s' are both renamed to '%s'", c->path,
+                                  bl_npz_name(c->z, i), bl_npz_name(c->z, j), eff_name(c, i));
+                break;
+            }
+    return rc;
+}
+
+static int ignored(const bl_import_opts *o, const char *saved, const char *eff)
+{
+    for (size_t k = 0; o && k < o->nignore; k++) {
+        size_t L = strlen(o->ignore[k]);
+        if (!strcmp(saved, o->ignore[k]) || !strcmp(eff, o->ignore[k]) ||
+            (!strncmp(saved, o->ignore[k], L) && saved[L] == '.') ||
+            (!strncmp(eff, o->ignore[k], L) && eff[L] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
 /* Fetch an array: 0 = got it, 1 = absent (when optional), <0 = error. */
 static int get_raw(ictx *c, const char *name, int required, bl_array *a, bl_error *err)
 {
@@ -70,11 +305,10 @@ static int get_raw(ictx *c, const char *name, int required, bl_array *a, bl_erro
     if (i < 0) {
         if (!required)
             return 1;
-        return bl_error_set(err, BL_ENOTFOUND, "%s: required array '%s' is missing", c->path,
-                            name);
+        return missing_error(c, name, err);
     }
     c->used[i] = 1;
-    return bl_npz_get(c->z, name, a, err);
+    return bl_npz_get(c->z, bl_npz_name(c->z, (size_t)i), a, err);
 }
 
 static int is_float(const bl_array *a) { return a->dtype == BL_DT_F32 || a->dtype == BL_DT_F64; }
@@ -135,6 +369,33 @@ static int get_vec(ictx *c, const char *name, int required, size_t n, double **o
     rc = to_doubles(c, name, &a, out, err);
     bl_array_free(&a);
     return rc;
+}
+
+static int get_scalar(ictx *c, const char *name, int any_dtype, double *v, int *present,
+                      bl_error *err);
+
+/* A float vector of n entries, or a scalar broadcast to n (an XNOR-style
+ * output scale); *out NULL when absent. */
+static int get_vec_or_scalar(ictx *c, const char *name, size_t n, double **out, bl_error *err)
+{
+    int i = member(c, name);
+    bl_array a;
+    *out = NULL;
+    if (i < 0 || bl_npz_get(c->z, bl_npz_name(c->z, (size_t)i), &a, NULL))
+        return get_vec(c, name, 0, n, out, err);
+    int scalar = a.count == 1 && a.ndim <= 1 && n != 1;
+    bl_array_free(&a);
+    if (!scalar)
+        return get_vec(c, name, 0, n, out, err);
+    double v;
+    int have, rc = get_scalar(c, name, 0, &v, &have, err);
+    if (rc)
+        return rc;
+    if (!(*out = malloc(n * sizeof **out)))
+        return bl_error_set(err, BL_ENOMEM, "%s: out of memory", c->path);
+    for (size_t k = 0; k < n; k++)
+        (*out)[k] = v;
+    return 0;
 }
 
 /* A scalar (shape [] or [1]); *present 0 when absent.  any_dtype allows
@@ -367,7 +628,7 @@ static int get_bn(ictx *c, const char *prefix, size_t n, int required, bn_arrays
         goto fail;
     snprintf(nm, sizeof nm, "%s.eps", prefix);
     int have_eps;
-    b->eps = 1e-5;
+    b->eps = c->eps_default;
     if ((rc = get_scalar(c, nm, 0, &b->eps, &have_eps, err)))
         goto fail;
     if (!(b->eps >= 0)) {
@@ -389,20 +650,118 @@ fail:
     return rc;
 }
 
+void bl_import_info_free(bl_import_info *info)
+{
+    if (!info)
+        return;
+    free(info->reference_pred);
+    free(info->bn);
+    memset(info, 0, sizeof *info);
+}
+
 int bl_model_import_npz(const char *path, const char *spec, bl_model **out, bl_error *err)
+{
+    return bl_import_npz(path, spec, NULL, out, NULL, err);
+}
+
+/* The input encoding: input.scale/input.zero (codes) or input.mean/
+ * input.std (torchvision's Normalize after ToTensor: x = (q/255 - mean) /
+ * std).  A zero that is no integer code is kept in *zero_real; the model
+ * gets the nearest code (the difference is folded into the first layer). */
+static int read_input_norm(ictx *c, bl_model *m, double *zero_real, bl_error *err)
+{
+    double scale = (double)m->input_scale, zero = m->input_zero, mean, sd;
+    int hs, hz, hm, hd, rc;
+    if ((rc = get_scalar(c, "input.scale", 0, &scale, &hs, err)) ||
+        (rc = get_scalar(c, "input.zero", 1, &zero, &hz, err)) ||
+        (rc = get_scalar(c, "input.mean", 0, &mean, &hm, err)) ||
+        (rc = get_scalar(c, "input.std", 0, &sd, &hd, err)))
+        return rc;
+    if ((hm || hd) && (hs || hz))
+        return bl_error_set(err, BL_EINVAL, "%s: give input.mean/input.std or input.scale/"
+                            "input.zero, not both", c->path);
+    if (hm != hd)
+        return bl_error_set(err, BL_EINVAL, "%s: input.mean and input.std go together",
+                            c->path);
+    if (hm) {
+        if (!(sd > 0))
+            return bl_error_set(err, BL_EFORMAT, "%s: array 'input.std' is %g, must be > 0",
+                                c->path, sd);
+        scale = 1.0 / (255.0 * sd);
+        zero = 255.0 * mean;
+    }
+    float f = (float)scale;
+    if (!(f > 0) || !isfinite(f))
+        return bl_error_set(err, BL_EFORMAT, "%s: input scale %g must be > 0 (and fit float32)",
+                            c->path, scale);
+    m->input_scale = f;
+    double z0 = floor(zero + 0.5);
+    z0 = z0 < 0 ? 0 : z0 > 255 ? 255 : z0;
+    m->input_zero = (int32_t)z0;
+    *zero_real = zero;
+    return 0;
+}
+
+/* Sum of a weight row's +-1 values (padding bits are zero). */
+static double row_sum(const bl_layer *l, uint32_t r)
+{
+    const uint64_t *row = l->weights + (size_t)r * l->words_per_row;
+    uint64_t pc = 0;
+    for (uint32_t w = 0; w < l->words_per_row; w++)
+        pc += (uint64_t)__builtin_popcountll(row[w]);
+    return 2.0 * (double)pc - (double)l->cols;
+}
+
+/* reference.pred: the float model's class per image (int). */
+static int read_reference(ictx *c, bl_import_info *info, bl_error *err)
+{
+    bl_array a;
+    int rc = get_raw(c, "reference.pred", 0, &a, err);
+    if (rc)
+        return rc > 0 ? 0 : rc;
+    if (a.ndim != 1 || (a.dtype != BL_DT_I64 && a.dtype != BL_DT_I32 && a.dtype != BL_DT_U8))
+        rc = bl_error_set(err, BL_EFORMAT, "%s: array 'reference.pred' must be a 1-D integer "
+                          "array (one class per image), got dtype %s with %d dimensions",
+                          c->path, bl_dtype_name(a.dtype), a.ndim);
+    else if (info && !(info->reference_pred = malloc((a.count ? a.count : 1) * 8)))
+        rc = bl_error_set(err, BL_ENOMEM, "%s: out of memory", c->path);
+    else if (info) {
+        for (size_t i = 0; i < a.count; i++)
+            info->reference_pred[i] = (int64_t)elem(&a, i);
+        info->nreference = a.count;
+    }
+    bl_array_free(&a);
+    return rc;
+}
+
+int bl_import_npz(const char *path, const char *spec, const bl_import_opts *opts,
+                  bl_model **out, bl_import_info *info, bl_error *err)
 {
     *out = NULL;
     bl_model *m = NULL;
-    ictx c = { path, NULL, 0, NULL };
+    ictx c = { path, NULL, 0, NULL, NULL, spec, NULL, 1e-5 };
     double **wts = NULL, **biases = NULL;
-    int rc = bl_model_from_spec(spec, NULL, &m, err);
+    bl_import_info scratch;
+    if (!info)
+        info = &scratch;
+    memset(info, 0, sizeof *info);
+    info->first_thresh = -1;
+    int rc = bl_import_check_opts(opts, err);
+    if (rc)
+        return rc;
+    rc = bl_model_from_spec(spec, NULL, &m, err);
     if (rc) {
         bl_error_prefix(err, "%s", path);
         return rc;
     }
+    c.m = m;
+    if (opts && opts->names && !strcmp(opts->names, "larq"))
+        c.eps_default = 1e-3; /* Keras' BatchNormalization default */
     if ((rc = bl_npz_open(path, &c.z, err)))
         goto done;
     c.n = bl_npz_count(c.z);
+    if ((rc = rename_members(&c, opts, &info->nrenamed, err)))
+        goto done;
     c.used = calloc(c.n ? c.n : 1, 1);
     wts = calloc(m->nlayers, sizeof *wts);
     biases = calloc(m->nlayers, sizeof *biases);
@@ -416,30 +775,16 @@ int bl_model_import_npz(const char *path, const char *spec, bl_model **out, bl_e
     if ((rc = get_flag(&c, "layout", &layout, err)) || (rc = get_flag(&c, "flatten_chw", &chw, err)) ||
         (rc = get_flag(&c, "bn_before_pool", &bn_before_pool, err)))
         goto done;
-    double v;
-    int have;
-    if ((rc = get_scalar(&c, "input.scale", 0, &v, &have, err)))
+    double zero_real = 0;
+    if ((rc = read_input_norm(&c, m, &zero_real, err)) || (rc = read_reference(&c, info, err)))
         goto done;
-    if (have) {
-        float f = (float)v;
-        if (!(f > 0) || !isfinite(f)) {
-            rc = bl_error_set(err, BL_EFORMAT, "%s: array 'input.scale' is %g, must be > 0", path,
-                              v);
-            goto done;
-        }
-        m->input_scale = f;
-    }
-    if ((rc = get_scalar(&c, "input.zero", 1, &v, &have, err)))
-        goto done;
-    if (have) {
-        if (v != floor(v) || v < 0 || v > 255) {
-            rc = bl_error_set(err, BL_EFORMAT,
-                              "%s: array 'input.zero' is %g, must be an integer code 0..255",
-                              path, v);
-            goto done;
-        }
-        m->input_zero = (int32_t)v;
-    }
+    info->input_scale = (double)m->input_scale;
+    info->input_zero = zero_real;
+    info->norm_real = zero_real != (double)m->input_zero;
+    info->norm_exact = 1;
+    /* real inputs see (q - z) u = (q - z0) u + (z0 - z) u: the second term
+     * is u (z0 - z) S_r for row r, a bias */
+    const double dz = (double)m->input_zero - zero_real;
 
     /* -- weight arrays: decide the layout, then read them -- */
     int fits_all = 3;
@@ -508,10 +853,26 @@ int bl_model_import_npz(const char *path, const char *spec, bl_model **out, bl_e
         int present;
         if ((rc = get_bn(&c, l->name, l->out.c, 1, &b, &present, err)))
             goto done;
+        if (wl->real_input) {
+            info->first_thresh = (int)i;
+            info->norm_exact = !(info->norm_real && wl->kind == BL_LAYER_CONV3);
+            if (!(info->bn = malloc((size_t)l->out.c * 5 * sizeof *info->bn))) {
+                rc = bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
+                bn_free(&b);
+                goto done;
+            }
+        }
         for (uint32_t ch = 0; ch < l->out.c; ch++) {
+            double bias0 = biases[last_w] ? biases[last_w][ch] : 0.0;
             bnp p = { b.gamma ? b.gamma[ch] : 1.0, b.beta ? b.beta[ch] : 0.0, b.mean[ch],
                       sqrt(b.var[ch] + b.eps), wl->real_input ? (double)m->input_scale : 1.0,
-                      biases[last_w] ? biases[last_w][ch] : 0.0 };
+                      bias0 };
+            if (wl->real_input) {
+                double *q = info->bn + (size_t)ch * 5;
+                q[0] = p.gamma, q[1] = p.beta, q[2] = p.mean, q[3] = p.sd, q[4] = bias0;
+                if (dz != 0)
+                    p.bias += p.u * dz * row_sum(wl, ch);
+            }
             if (after_pool && bn_before_pool && p.gamma < 0) {
                 rc = bl_error_set(
                     err, BL_EUNSUPPORTED,
@@ -538,14 +899,14 @@ int bl_model_import_npz(const char *path, const char *spec, bl_model **out, bl_e
         double *sc = NULL, *bi = NULL;
         if (!present) {
             /* a plain affine: out.weight / out.bias */
-            if ((rc = get_vec(&c, "out.weight", 0, l->rows, &sc, err)) ||
-                (rc = get_vec(&c, "out.bias", 0, l->rows, &bi, err))) {
+            if ((rc = get_vec_or_scalar(&c, "out.weight", l->rows, &sc, err)) ||
+                (rc = get_vec_or_scalar(&c, "out.bias", l->rows, &bi, err))) {
                 free(sc);
                 goto done;
             }
         }
         const double *lb = biases[m->nlayers - 1];
-        if (present || sc || bi || lb) {
+        if (present || sc || bi || lb || (l->real_input && dz != 0)) {
             l->out_scale = bl_alloc((size_t)l->rows * 4);
             l->out_bias = bl_alloc((size_t)l->rows * 4);
             if (!l->out_scale || !l->out_bias) {
@@ -563,6 +924,8 @@ int bl_model_import_npz(const char *path, const char *spec, bl_model **out, bl_e
                         h = bi ? bi[r] : 0.0;
                     }
                     double fs = g * u, fb = g * (lb ? lb[r] : 0.0) + h;
+                    if (l->real_input && dz != 0)
+                        fb += g * u * dz * row_sum(l, r);
                     if (!isfinite((float)fs) || !isfinite((float)fb)) {
                         rc = bl_error_set(err, BL_ERANGE,
                                           "%s: output affine of class %u overflows float32",
@@ -581,18 +944,31 @@ int bl_model_import_npz(const char *path, const char *spec, bl_model **out, bl_e
             goto done;
     }
 
-    /* -- every array must have been used -- */
-    for (size_t i = 0; i < c.n; i++) {
-        const char *nm = bl_npz_name(c.z, i);
-        size_t k = strlen(nm);
-        const char *skip = ".num_batches_tracked";
-        if (c.used[i] || (k >= strlen(skip) && strcmp(nm + k - strlen(skip), skip) == 0))
-            continue;
-        rc = bl_error_set(err, BL_EFORMAT,
-                          "%s: array '%s' is not used by architecture '%s' (misspelt, or the "
-                          "spec has fewer layers than the weights?)",
-                          path, nm, spec);
-        goto done;
+    /* -- every array must have been used (or be ignored) -- */
+    {
+        char names[300];
+        size_t k = 0, nun = 0;
+        names[0] = 0;
+        for (size_t i = 0; i < c.n; i++) {
+            const char *nm = eff_name(&c, i), *skip = ".num_batches_tracked";
+            size_t L = strlen(nm);
+            if (c.used[i] || (L >= strlen(skip) && strcmp(nm + L - strlen(skip), skip) == 0))
+                continue;
+            if (ignored(opts, bl_npz_name(c.z, i), nm)) {
+                info->nignored++;
+                continue;
+            }
+            add_text(names, sizeof names, &k, nun ? ", '%s'" : "'%s'", bl_npz_name(c.z, i));
+            nun++;
+        }
+        if (nun) {
+            rc = bl_error_set(err, BL_EFORMAT,
+                              "%s: %zu array%s not used by architecture '%s': %s (misspelt, or "
+                              "the spec has fewer layers than the weights? skip with --ignore "
+                              "NAME)",
+                              path, nun, nun == 1 ? " is" : "s are", spec, names);
+            goto done;
+        }
     }
 
     const char *base = strrchr(path, '/');
@@ -602,6 +978,15 @@ int bl_model_import_npz(const char *path, const char *spec, bl_model **out, bl_e
         bl_model_meta_set(m, "import.flatten", chw ? "chw" : "hwc")) {
         rc = bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
         goto done;
+    }
+    if (info->norm_real) {
+        char zt[96];
+        snprintf(zt, sizeof zt, "%.17g folded into %s (%s)", zero_real, m->layers[0].name,
+                 info->norm_exact ? "exact" : "exact away from the border");
+        if (bl_model_meta_set(m, "import.input_zero", zt)) {
+            rc = bl_error_set(err, BL_ENOMEM, "%s: out of memory", path);
+            goto done;
+        }
     }
     rc = bl_model_validate(m, err);
     if (rc)
@@ -616,11 +1001,97 @@ done:
     free(wts);
     free(biases);
     free(c.used);
+    if (c.eff)
+        for (size_t i = 0; i < c.n; i++)
+            free(c.eff[i]);
+    free(c.eff);
     bl_npz_close(c.z);
+    if (rc || info == &scratch)
+        bl_import_info_free(info);
     if (rc) {
         bl_model_free(m);
         return rc;
     }
     *out = m;
+    return 0;
+}
+
+/* -- the check of an inexact normalisation fold -- */
+
+/* Pre-activations of the first weight layer for one input at output
+ * position (y, x), channel r: betlab's integer one (zero code z0, padding
+ * 0) and the float model's (real zero z, padding 0, bias). */
+static void first_preact(const bl_layer *l, const uint8_t *q, uint32_t y, uint32_t x,
+                         uint32_t r, double z0, double z, double u, double bias, double *ai,
+                         double *ar)
+{
+    const uint64_t *row = l->weights + (size_t)r * l->words_per_row;
+    double si = 0, sr = 0;
+    if (l->kind == BL_LAYER_DENSE) {
+        for (uint32_t j = 0; j < l->cols; j++) {
+            double w = bl_bit_get(row, j) ? 1.0 : -1.0;
+            si += w * (q[j] - z0);
+            sr += w * (q[j] - z);
+        }
+    } else {
+        uint32_t H = l->in.h, W = l->in.w, C = l->in.c;
+        for (int t = 0; t < 9; t++) {
+            int yy = (int)y + t / 3 - 1, xx = (int)x + t % 3 - 1;
+            if (yy < 0 || xx < 0 || yy >= (int)H || xx >= (int)W)
+                continue; /* zero padding: 0 in both models */
+            const uint8_t *p = q + ((size_t)yy * W + (size_t)xx) * C;
+            for (uint32_t i = 0; i < C; i++) {
+                double w = bl_bit_get(row, (size_t)t * l->words_per_tap * 64 + i) ? 1.0 : -1.0;
+                si += w * (p[i] - z0);
+                sr += w * (p[i] - z);
+            }
+        }
+    }
+    *ai = si;
+    *ar = u * sr + bias;
+}
+
+int bl_import_norm_check(const bl_model *m, const bl_import_info *info, const bl_dataset *ds,
+                         size_t limit, size_t *changed_inputs, uint64_t *outputs,
+                         bl_error *err)
+{
+    *changed_inputs = 0;
+    *outputs = 0;
+    if (!info || info->first_thresh < 0 || !info->bn)
+        return 0; /* no hidden threshold: the fold went into the output affine */
+    if (bl_dataset_dtype(ds) != BL_DT_U8 || bl_dataset_features(ds) != bl_shape_size(m->input))
+        return bl_error_set(err, BL_EINVAL, "normalisation check: the data must be 8-bit codes "
+                            "of %zu features per input", bl_shape_size(m->input));
+    const bl_layer *t = &m->layers[info->first_thresh];
+    const bl_layer *l = NULL;
+    for (uint32_t i = 0; i < m->nlayers && !l; i++)
+        if (m->layers[i].weights)
+            l = &m->layers[i];
+    int pool = m->layers[info->first_thresh - 1].kind == BL_LAYER_MAXPOOL2;
+    size_t n = bl_dataset_count(ds);
+    if (limit && limit < n)
+        n = limit;
+    double z0 = m->input_zero, z = info->input_zero, u = info->input_scale;
+    for (size_t k = 0; k < n; k++) {
+        const uint8_t *q = bl_dataset_row(ds, k);
+        uint64_t diff = 0;
+        for (uint32_t y = 0; y < t->in.h; y++)
+            for (uint32_t x = 0; x < t->in.w; x++)
+                for (uint32_t r = 0; r < t->in.c; r++) {
+                    const double *b = info->bn + (size_t)r * 5;
+                    double ai = -INFINITY, ar = -INFINITY, a1, a2;
+                    for (uint32_t d = 0; d < (pool ? 4u : 1u); d++) {
+                        uint32_t yy = pool ? 2 * y + d / 2 : y, xx = pool ? 2 * x + d % 2 : x;
+                        first_preact(l, q, yy, xx, r, z0, z, u, b[4], &a1, &a2);
+                        ai = a1 > ai ? a1 : ai;
+                        ar = a2 > ar ? a2 : ar;
+                    }
+                    int on_b = t->dir[r] > 0 ? ai >= t->tau[r] : ai <= t->tau[r];
+                    int on_f = b[0] * (ar - b[2]) / b[3] + b[1] >= 0;
+                    diff += on_b != on_f;
+                }
+        *outputs += diff;
+        *changed_inputs += diff != 0;
+    }
     return 0;
 }

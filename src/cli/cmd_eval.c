@@ -9,6 +9,7 @@
 #include "bnn/engine.h"
 #include "cli/cli.h"
 #include "data/dataset.h"
+#include "data/npy.h"
 #include "fault/fault.h"
 #include "jobs/eval_job.h"
 #include "study/stats.h"
@@ -39,8 +40,25 @@ static int save_map(const bl_fault_registry *reg, const char *fault, const bl_mo
     return rc;
 }
 
+/* [images] for the clean model, [maps, images] under --fault or --map. */
+static int save_predictions(const bl_pred_rows *p, int faulty, const char *path, bl_error *err)
+{
+    if (p->oom)
+        return bl_error_set(err, BL_ENOMEM, "%s: out of memory keeping the predictions", path);
+    bl_array a = { .dtype = BL_DT_I64, .data = p->v, .count = p->rows * p->n };
+    if (faulty) {
+        a.ndim = 2;
+        a.shape[0] = p->rows;
+        a.shape[1] = p->n;
+    } else {
+        a.ndim = 1;
+        a.shape[0] = p->n;
+    }
+    return bl_npy_save(path, &a, err);
+}
+
 typedef struct eval_opts {
-    const char *model, *data, *fault, *save_map, *map;
+    const char *model, *data, *fault, *save_map, *map, *predictions;
     long limit, threads, repeat, seed, reps, max_reps;
     double ci_width;
     int simd, json;
@@ -89,6 +107,9 @@ static const cli_opt eval_optv[] = {
             0),
     CLI_STR("map", 'F', "FILE.bfm", T, map,
             "evaluate with a saved fault map applied (excludes --fault)", 0),
+    CLI_STR("predictions", 'P', "FILE.npy", T, predictions,
+            "write each image's predicted class (int64): [images], or [maps, images] under "
+            "--fault or --map", 0),
     CLI_LIST("plugin", 'p', "NAME|FILE.so", CLI_MAX_PLUGINS, T, plugins, nplugins,
              "load a fault-model plugin, by name (searched in BETLAB_PLUGIN_PATH, ./plugins, "
              "the shipped folder) or by file", 0),
@@ -136,6 +157,7 @@ int cmd_eval(int argc, char **argv)
     bl_fault_registry *reg = NULL;
     bl_fault_map *map = NULL;
     bl_evaluate_result *r = NULL;
+    bl_pred_rows preds = { 0 };
     int rc = BL_EXIT_RUNTIME;
     double t0 = bl_now();
     if (cli_fault_registry(plugins, np, &reg, &err) ||
@@ -165,8 +187,14 @@ int cmd_eval(int argc, char **argv)
     if (bl_engine_new(m, &opts, &e, &err))
         goto fail;
     cfg.engine = e;
+    if (o.predictions) {
+        cfg.predictions = bl_pred_rows_keep;
+        cfg.predictions_ctx = &preds;
+    }
     double prep = bl_now() - t0;
     if (bl_eval_job_run_sync(&cfg, NULL, NULL, &r, &err))
+        goto fail;
+    if (o.predictions && save_predictions(&preds, fault || map, o.predictions, &err))
         goto fail;
     if (save_map_arg && save_map(reg, fault, m, (uint64_t)seed, save_map_arg, &err))
         goto fail;
@@ -221,6 +249,9 @@ int cmd_eval(int argc, char **argv)
                    (unsigned long long)bl_fault_map_bits(map));
         if (save_map_arg)
             printf("saved     fault map of seed %ld to %s\n", seed, save_map_arg);
+        if (o.predictions)
+            printf("predicted classes of %zu map%s x %zu images to %s\n", preds.rows,
+                   preds.rows == 1 ? "" : "s", preds.n, o.predictions);
         if (fault)
             printf("fault     %s (seed %ld, %d map%s)\n", fault, seed, row->reps,
                    row->reps == 1 ? "" : "s");
@@ -242,6 +273,7 @@ fail:
     if (rc)
         cli_cmd_error("eval", "%s", err.msg);
     bl_evaluate_result_free(r);
+    bl_pred_rows_free(&preds);
     bl_fault_map_free(map);
     bl_fault_registry_free(reg);
     bl_engine_free(e);

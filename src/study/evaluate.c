@@ -125,6 +125,35 @@ static void row_ci(bl_evaluate_row *row, size_t images)
     row->half = ci.half;
 }
 
+void bl_pred_rows_keep(void *ctx, size_t row, int rep, const int32_t *pred, size_t n)
+{
+    (void)row;
+    (void)rep;
+    bl_pred_rows *p = ctx;
+    if (p->oom)
+        return;
+    if ((p->rows + 1) * n > p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : n;
+        int64_t *v = realloc(p->v, cap * sizeof *v);
+        if (!v) {
+            p->oom = 1;
+            return;
+        }
+        p->v = v;
+        p->cap = cap;
+    }
+    for (size_t i = 0; i < n; i++)
+        p->v[p->rows * n + i] = pred[i];
+    p->rows++;
+    p->n = n;
+}
+
+void bl_pred_rows_free(bl_pred_rows *p)
+{
+    free(p->v);
+    memset(p, 0, sizeof *p);
+}
+
 /* State of one run, so the per-map step stays a small function. */
 typedef struct run {
     const bl_evaluate_cfg *cfg;
@@ -135,6 +164,8 @@ typedef struct run {
     bl_cache *cache;
     bl_model *faulty;
     int32_t *pred;
+    int32_t *clean;         /* the clean classes (only with a predictions
+                               output: maps that change nothing)         */
     double *rates;
     int act;                /* activation faults in this row            */
 } run;
@@ -186,6 +217,9 @@ static int eval_map(run *R, bl_evaluate_row *row, int rep, bl_error *err)
     R->r->eval_seconds += bl_now() - t2;
     R->r->maps++;
     size_t n = bl_inputs_count(cfg->inputs);
+    if (cfg->predictions)
+        cfg->predictions(cfg->predictions_ctx, (size_t)(row - R->r->rows), rep,
+                         changed || R->act ? R->pred : R->clean, n);
     row->correct[rep] = correct;
     row->acc[rep] = (double)correct / (double)n;
     row->reps = rep + 1;
@@ -232,6 +266,8 @@ static int eval_row(run *R, size_t b, size_t nrows, int minr, int maxr, bl_error
             row->correct[0] = R->r->clean_correct;
             row->acc[0] = R->r->clean_accuracy;
             row->reps = 1;
+            if (cfg->predictions)
+                cfg->predictions(cfg->predictions_ctx, b, 0, R->clean, n);
         } else if ((rc = eval_map(R, row, rep, err))) {
             return rc;
         }
@@ -303,6 +339,11 @@ static int setup(run *R, bl_engine **own, bl_cache **own_cache, bl_error *err)
         memcpy(R->pred, clean, n * sizeof *R->pred);
     else if ((rc = bl_engine_predict_cached(R->e, R->cache, m, R->pred, err)))
         return rc;
+    if (cfg->predictions) {
+        if (!(R->clean = malloc(n * sizeof *R->clean)))
+            return bl_error_set(err, BL_ENOMEM, "evaluate: out of memory");
+        memcpy(R->clean, R->pred, n * sizeof *R->clean);
+    }
     r->clean_correct = count_correct(R);
     r->clean_accuracy = (double)r->clean_correct / (double)n;
     return cfg->timing_repeats > 0 ? time_clean(R, err) : 0;
@@ -343,6 +384,7 @@ int bl_evaluate(const bl_evaluate_cfg *cfg, const bl_evaluate_hooks *hooks,
     bl_engine_free(own);
     bl_fault_spec_free(R.spec);
     free(R.pred);
+    free(R.clean);
     free(R.rates);
     if (rc) {
         bl_evaluate_result_free(R.r);

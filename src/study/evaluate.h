@@ -82,6 +82,12 @@ typedef struct bl_evaluate_cfg {
                                        architecture); else one is made      */
     bl_cache *cache;                /* optional: clean cache made with that
                                        engine for model + inputs            */
+    /* optional: every evaluated map's class per image (n = images), in
+     * order of rows and repetitions (the clean model and a saved map are
+     * row 0, rep 0), from the same predictions that the accuracy counts:
+     * `betlab eval --predictions`, Lua m:predict */
+    void (*predictions)(void *ctx, size_t row, int rep, const int32_t *pred, size_t n);
+    void *predictions_ctx;
 } bl_evaluate_cfg;
 
 typedef struct bl_evaluate_row {
@@ -125,6 +131,18 @@ typedef struct bl_evaluate_hooks {
                    const bl_evaluate_result *sofar);
     void *ctx;
 } bl_evaluate_hooks;
+
+/* A ready-made predictions output: set cfg.predictions =
+ * bl_pred_rows_keep and cfg.predictions_ctx to a zeroed bl_pred_rows; it
+ * keeps one row of n classes per map (int64, the .npy type), in order.
+ * oom is set (and rows stop growing) when memory runs out. */
+typedef struct bl_pred_rows {
+    int64_t *v;                     /* rows x n                            */
+    size_t rows, n, cap;
+    int oom;
+} bl_pred_rows;
+void bl_pred_rows_keep(void *ctx, size_t row, int rep, const int32_t *pred, size_t n);
+void bl_pred_rows_free(bl_pred_rows *p);
 
 /* Check the configuration (ranges, labels, combinations) without running. */
 int bl_evaluate_check(const bl_evaluate_cfg *cfg, bl_error *err);
