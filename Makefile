@@ -22,7 +22,8 @@ FUZZ_SECONDS ?= 30
 # Debian packages: the single list used by `make deps`.
 DEB_PKGS = build-essential pkg-config libncurses-dev libreadline-dev liblua5.4-dev \
            ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libcmocka-dev zlib1g-dev \
-           libopenblas-dev libjansson-dev tmux clinfo dataset-fashion-mnist python3
+           libopenblas-dev libjansson-dev tmux clinfo dataset-fashion-mnist python3 \
+           python3-numpy
 # pkg-config modules that must be present for the build and the tests.
 PC_MODS  = zlib jansson cmocka openblas lua5.4 readline ncursesw OpenCL
 
@@ -67,7 +68,7 @@ FUZZ_REGR = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%_regress)
 BENCH_SRC = $(wildcard tests/bench/bench_*.c)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all run test check-deps deps bench asan fuzz install clean unit models
+.PHONY: all run test check-deps deps bench asan fuzz install clean unit models interop
 
 all: $(BIN) $(PLUGINS)
 
@@ -132,10 +133,11 @@ test: check-deps
 # OpenCL ICD (PoCL) for the OpenCL tests.
 HAVE_DEPS = pkg-config --exists $(PC_MODS) && [ -d /usr/share/datasets/fashion-mnist ] \
 	&& command -v tmux >/dev/null && command -v python3 >/dev/null \
+	&& { python3 -c 'import numpy' 2>/dev/null || /usr/bin/python3 -c 'import numpy' 2>/dev/null; } \
 	&& { ls /etc/OpenCL/vendors/*.icd >/dev/null 2>&1 || clinfo -l 2>/dev/null | grep -q Platform; }
 check-deps:
 	@$(HAVE_DEPS) || { $(MAKE) --no-print-directory deps && $(HAVE_DEPS); } || { \
-	    echo "betlab: still missing a library, the FashionMNIST data, tmux, python3" \
+	    echo "betlab: still missing a library, the FashionMNIST data, tmux, python3 (with numpy)" \
 	         "or an OpenCL ICD (/etc/OpenCL/vendors/*.icd); see make deps"; exit 1; }
 
 deps:
@@ -148,6 +150,15 @@ deps:
 	    if [ -n "$$missing" ]; then echo "betlab needs these Debian packages; run:"; \
 	        echo "    sudo apt-get install$$missing"; exit 1; fi; \
 	fi
+
+# Optional, not part of `make test`: PyTorch from PyPI in a virtual
+# environment, then examples/torch_fc.py end to end (train one epoch on
+# FashionMNIST, export, import --check, compare predictions image by image).
+INTEROP_VENV ?= build-interop/venv
+interop: $(BIN)
+	@[ -x $(INTEROP_VENV)/bin/pip ] || python3 -m venv $(INTEROP_VENV) || /usr/bin/python3 -m venv $(INTEROP_VENV)
+	$(INTEROP_VENV)/bin/pip install -q ./python torch
+	BETLAB=$(BIN) $(INTEROP_VENV)/bin/python examples/torch_fc.py
 
 run: check-deps
 	@$(MAKE) --no-print-directory all
