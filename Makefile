@@ -23,7 +23,7 @@ FUZZ_SECONDS ?= 30
 DEB_PKGS = build-essential pkg-config libncurses-dev libreadline-dev liblua5.4-dev \
            ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libcmocka-dev zlib1g-dev \
            libopenblas-dev libjansson-dev tmux clinfo dataset-fashion-mnist python3 \
-           python3-numpy
+           python3-numpy slurm-wlm munge
 # pkg-config modules that must be present for the build and the tests.
 PC_MODS  = zlib jansson cmocka openblas lua5.4 readline ncursesw OpenCL
 
