@@ -360,21 +360,37 @@ void lbl_eval_opts(lua_State *L, int o, const bl_model *m, const char *fn, bl_ev
 /* m:eval(ds [, {fault=, seed=, reps=, ci_width=, min_reps=, max_reps=,
  * threads=, limit=, on_progress=}]): the one evaluator (study/evaluate.h),
  * so the numbers are those of `betlab eval` with the same settings. */
-static int m_eval(lua_State *L)
+/* Rows of classes as Lua sequences: one sequence, or one per map. */
+static void push_predictions(lua_State *L, const bl_pred_rows *p, int per_map)
 {
-    const char *fn = "eval";
+    if (per_map)
+        lua_createtable(L, (int)p->rows, 0);
+    for (size_t r = 0; r < p->rows; r++) {
+        lua_createtable(L, (int)p->n, 0);
+        for (size_t i = 0; i < p->n; i++) {
+            lua_pushinteger(L, (lua_Integer)p->v[r * p->n + i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        if (!per_map)
+            return;
+        lua_rawseti(L, -2, (lua_Integer)r + 1);
+    }
+}
+
+static int eval_run(lua_State *L, const char *fn, bl_pred_rows *preds)
+{
     bl_model *m = lbl_check_model(L, 1);
     bl_dataset *ds = lbl_check_dataset(L, 2);
     int o = lbl_opt_table(L, 3);
     static const char *const keys[] = { "fault", "seed", "reps", "ci_width", "min_reps",
                                         "max_reps", "threads", "limit", "on_progress", NULL };
-    lbl_opt_keys(L, o, "eval", keys);
+    lbl_opt_keys(L, o, fn, keys);
     if (!bl_dataset_has_labels(ds))
         luaL_argerror(L, 2, "dataset has no labels");
     int fidx = 0;
     if (o && lua_getfield(L, o, "on_progress") != LUA_TNIL) {
         if (!lua_isfunction(L, -1))
-            luaL_error(L, "eval: field 'on_progress' must be a function, got %s",
+            luaL_error(L, "%s: field 'on_progress' must be a function, got %s", fn,
                        luaL_typename(L, -1));
         fidx = lua_gettop(L);
     } else if (o)
@@ -382,6 +398,11 @@ static int m_eval(lua_State *L)
     bl_evaluate_cfg cfg = { .model = m };
     size_t limit;
     lbl_eval_opts(L, o, m, fn, &cfg, &limit);
+    if (preds) { /* the evaluator's own predictions, no timing runs */
+        cfg.predictions = bl_pred_rows_keep;
+        cfg.predictions_ctx = preds;
+        cfg.timing_repeats = 0;
+    }
     lbl_progress prog;
     lbl_progress_init(&prog, L, fidx);
     lbl_hold hold;   /* the callback may try to close m or ds */
@@ -403,14 +424,34 @@ static int m_eval(lua_State *L)
     }
     bl_inputs_free(in);
     lbl_hold_release(&hold);
+    if (!rc && preds && preds->oom)
+        rc = bl_error_set(&err, BL_ENOMEM, "%s: out of memory keeping the predictions", fn);
     if (rc) {
         bl_evaluate_result_free(r);
-        lbl_progress_finish(&prog, rc, "eval", &err);
+        if (preds)
+            bl_pred_rows_free(preds);
+        lbl_progress_finish(&prog, rc, fn, &err);
     }
-    lbl_push_eval(L, r);
+    if (preds)
+        push_predictions(L, preds, cfg.fault != NULL);
+    else
+        lbl_push_eval(L, r);
     bl_evaluate_result_free(r);
-    lbl_rec_note(L, "eval", 1, 1, o ? 3 : 2, lua_gettop(L));
+    lbl_rec_note(L, fn, 1, 1, o ? 3 : 2, lua_gettop(L));
     return 1;
+}
+
+static int m_eval(lua_State *L) { return eval_run(L, "eval", NULL); }
+
+/* m:predict(ds [, opts as m:eval]): each image's class from the one
+ * evaluator: a sequence of n classes, or under a fault one such sequence
+ * per fault map (like `betlab eval --predictions`). */
+static int m_predict(lua_State *L)
+{
+    bl_pred_rows p = { 0 };
+    int n = eval_run(L, "predict", &p);
+    bl_pred_rows_free(&p);
+    return n;
 }
 
 void lbl_open_model(lua_State *L)
@@ -419,6 +460,7 @@ void lbl_open_model(lua_State *L)
         { "save", m_save },         { "info", m_info },   { "layers", m_layers },
         { "checksum", m_checksum }, { "meta", m_meta },   { "set_meta", m_set_meta },
         { "clone", m_clone },       { "eval", m_eval },   { "close", m_close },
+        { "predict", m_predict },
         { NULL, NULL },
     };
     static const luaL_Reg meta[] = {
