@@ -690,10 +690,15 @@ static int read_input_norm(ictx *c, bl_model *m, double *zero_real, bl_error *er
         scale = 1.0 / (255.0 * sd);
         zero = 255.0 * mean;
     }
+    if (!(zero >= 0 && zero <= 255))
+        return bl_error_set(err, BL_EFORMAT,
+                            "%s: input.zero%s is %g, outside the code range 0..255", c->path,
+                            hm ? " (255 x input.mean)" : "", zero);
     float f = (float)scale;
     if (!(f > 0) || !isfinite(f))
-        return bl_error_set(err, BL_EFORMAT, "%s: input scale %g must be > 0 (and fit float32)",
-                            c->path, scale);
+        return bl_error_set(err, BL_EFORMAT, "%s: %s is %g, must be > 0 (and fit float32)",
+                            c->path, hm ? "input scale 1/(255 x input.std)" : "array 'input.scale'",
+                            scale);
     m->input_scale = f;
     double z0 = floor(zero + 0.5);
     z0 = z0 < 0 ? 0 : z0 > 255 ? 255 : z0;
@@ -963,10 +968,10 @@ int bl_import_npz(const char *path, const char *spec, const bl_import_opts *opts
         }
         if (nun) {
             rc = bl_error_set(err, BL_EFORMAT,
-                              "%s: %zu array%s not used by architecture '%s': %s (misspelt, or "
+                              "%s: array%s %s %s not used by architecture '%s' (misspelt, or "
                               "the spec has fewer layers than the weights? skip with --ignore "
                               "NAME)",
-                              path, nun, nun == 1 ? " is" : "s are", spec, names);
+                              path, nun == 1 ? "" : "s", names, nun == 1 ? "is" : "are", spec);
             goto done;
         }
     }
