@@ -51,6 +51,9 @@ static int parse_u32(const char *s, const char *end, uint32_t *out)
  * that fits a workbench, small enough that a typo cannot make us try to
  * allocate terabytes. */
 #define BL_MAX_LAYER_BYTES ((size_t)1 << 31)
+/* And the whole model: checked from the spec before the first allocation
+ * (layers each under the limit above could otherwise add up to many GiB). */
+#define BL_MAX_MODEL_BYTES ((uint64_t)4 << 30)
 
 static int alloc_weight_layer(bl_layer *l)
 {
@@ -73,9 +76,11 @@ static int alloc_thresh_layer(bl_layer *l)
     return 0;
 }
 
-int bl_model_from_spec(const char *spec, const bl_shape *input, bl_model **out, bl_error *err)
+/* The tokens of a spec (at most 64 layers) and its input shape; errors
+ * name the spec. */
+static int parse_spec(const char *spec, const bl_shape *input, spec_tok toks[64], int *ntokp,
+                      bl_shape *inp, bl_error *err)
 {
-    *out = NULL;
     if (!spec || !*spec)
         return bl_error_set(err, BL_EINVAL, "empty architecture spec");
     const char *expanded = spec;
@@ -84,7 +89,6 @@ int bl_model_from_spec(const char *spec, const bl_shape *input, bl_model **out, 
     else if (strcmp(spec, "vgg3") == 0)
         expanded = "28x28x1-c64-p-c64-p-2048-10";
 
-    spec_tok toks[64];
     int ntok = 0;
     bl_shape in = { 1, 1, 0 };
     int have_shape = 0, first_dense_is_input = 0;
@@ -155,6 +159,69 @@ int bl_model_from_spec(const char *spec, const bl_shape *input, bl_model **out, 
                                 spec);
     }
 
+    *ntokp = ntok;
+    *inp = in;
+    return 0;
+}
+
+/* Bytes the model of parsed tokens needs (weights, thresholds, layer
+ * table), computed from the shapes alone, so that the total is bounded
+ * before anything is allocated.  Saturates at UINT64_MAX. */
+static uint64_t spec_bytes(const spec_tok *toks, int ntok, bl_shape in)
+{
+    uint64_t total = (uint64_t)(ntok * 4 + 1) * sizeof(bl_layer), cur_c = in.c;
+    uint64_t h = in.h, w = in.w;
+    for (int i = 0; i < ntok; i++) {
+        uint64_t bytes = 0;
+        if (toks[i].kind == 'c') {
+            bytes = (uint64_t)toks[i].n * 9 * bl_words_for_bits((size_t)cur_c) * 8;
+            cur_c = toks[i].n;
+        } else if (toks[i].kind == 'p') {
+            h /= 2;
+            w /= 2;
+        } else {
+            uint64_t cols = h * w * cur_c;   /* flattened after convs */
+            if (cols > (1u << 28))
+                cols = 1u << 28;   /* rejected later with its own message */
+            bytes = (uint64_t)toks[i].n * bl_words_for_bits((size_t)cols) * 8;
+            h = w = 1;
+            cur_c = toks[i].n;
+        }
+        bytes += cur_c * (sizeof(int32_t) + 1);   /* a BN layer's thresholds */
+        if (total > UINT64_MAX - bytes)
+            return UINT64_MAX;
+        total += bytes;
+    }
+    return total;
+}
+
+int bl_model_spec_bytes(const char *spec, const bl_shape *input, uint64_t *bytes, bl_error *err)
+{
+    spec_tok toks[64];
+    int ntok;
+    bl_shape in;
+    int rc = parse_spec(spec, input, toks, &ntok, &in, err);
+    if (rc)
+        return rc;
+    *bytes = spec_bytes(toks, ntok, in);
+    return 0;
+}
+
+int bl_model_from_spec(const char *spec, const bl_shape *input, bl_model **out, bl_error *err)
+{
+    *out = NULL;
+    spec_tok toks[64];
+    int ntok;
+    bl_shape in;
+    int rc = parse_spec(spec, input, toks, &ntok, &in, err);
+    if (rc)
+        return rc;
+    uint64_t need = spec_bytes(toks, ntok, in);
+    if (need > BL_MAX_MODEL_BYTES)
+        return bl_error_set(err, BL_ERANGE,
+                            "spec '%s': the model would need %.3g GiB (at most %d GiB in all)",
+                            spec, (double)need / (1 << 30), (int)(BL_MAX_MODEL_BYTES >> 30));
+
     bl_model *m = calloc(1, sizeof *m);
     bl_layer *ls = calloc((size_t)ntok * 4 + 1, sizeof *ls);
     if (!m || !ls) {
@@ -166,7 +233,7 @@ int bl_model_from_spec(const char *spec, const bl_shape *input, bl_model **out, 
     m->input = in;
     m->input_scale = 1.0f / 255.0f;
     m->input_zero = 0;
-    int nl = 0, nconv = 0, nfc = 0, nbn = 0, npool = 0, rc = 0;
+    int nl = 0, nconv = 0, nfc = 0, nbn = 0, npool = 0;
     bl_shape cur = in;
     int seen_conv = 0, flattened = 0;
     for (int i = 0; i < ntok && rc == 0; i++) {

@@ -101,6 +101,10 @@ typedef struct bl_model {
  * `input` may be NULL; for a dense stack it gives the image shape (h*w*c
  * must equal the first number), else 1x1xN is used. */
 int bl_model_from_spec(const char *spec, const bl_shape *input, bl_model **out, bl_error *err);
+/* The bytes bl_model_from_spec would allocate for spec (weights,
+ * thresholds, layer table), from the shapes alone: nothing is allocated.
+ * bl_model_from_spec refuses specs above 4 GiB in all. */
+int bl_model_spec_bytes(const char *spec, const bl_shape *input, uint64_t *bytes, bl_error *err);
 
 /* Fill every weight, threshold and direction with seeded random values
  * (thresholds spread around the pre-activation scale so outputs vary). */

@@ -18,7 +18,10 @@ int bl_cluster_blobs(size_t n, size_t d, size_t k, uint64_t seed, double **x, in
     size_t nd, kd;
     if (n == 0 || d == 0 || k == 0)
         return bl_error_set(err, BL_EINVAL, "blobs: N, D and K must be positive");
-    if (!bl_size_mul(n, d, &nd) || nd > ((size_t)1 << 32) || !bl_size_mul(k, d, &kd))
+    int rc = bl_cluster_size_check(n, d, err);   /* what a clustering run takes */
+    if (rc)
+        return rc;
+    if (!bl_size_mul(n, d, &nd) || !bl_size_mul(k, d, &kd))
         return bl_error_set(err, BL_ERANGE, "blobs: %zu x %zu is too large", n, d);
     double *c = malloc(kd * sizeof(double));
     double *v = malloc(nd * sizeof(double));

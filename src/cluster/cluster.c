@@ -94,6 +94,21 @@ int bl_optimizer_parse(const char *s)
     return -1;
 }
 
+int bl_cluster_size_check(size_t n, size_t d, bl_error *err)
+{
+    if (d > BL_CLUSTER_MAX_DIM)
+        return bl_error_set(err, BL_ERANGE,
+                            "cluster: %zu points of %zu values each: at most %zu values per "
+                            "point", n, d, BL_CLUSTER_MAX_DIM);
+    if (n > BL_CLUSTER_MAX_VALUES / (d ? d : 1))
+        return bl_error_set(err, BL_ERANGE,
+                            "cluster: %zu points x %zu values is %.3g values (%.3g GiB as "
+                            "doubles): at most %zu values in all (use --limit)", n, d,
+                            (double)n * (double)d, (double)n * (double)d * 8 / (1 << 30),
+                            BL_CLUSTER_MAX_VALUES);
+    return 0;
+}
+
 int bl_cluster_backend_new(const char *device, const bl_cluster_data *data, bl_precision prec,
                            int nslots, int threads, const bl_settings *settings,
                            bl_cluster_backend **out, bl_error *err)
@@ -107,6 +122,9 @@ int bl_cluster_backend_new(const char *device, const bl_cluster_data *data, bl_p
     if (data->n > UINT32_MAX)
         return bl_error_set(err, BL_ERANGE, "cluster: %zu points (at most %u)", data->n,
                             UINT32_MAX);
+    int src = bl_cluster_size_check(data->n, data->d, err);
+    if (src)
+        return src;
     if ((unsigned)prec > BL_PREC_FP16)
         return bl_error_set(err, BL_EINVAL, "cluster: unknown precision %d", (int)prec);
     if (nslots < 1)

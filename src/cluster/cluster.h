@@ -69,6 +69,15 @@ typedef struct bl_cluster_data {
     const double *x;
 } bl_cluster_data;
 
+/* Bounds on the data a clustering run takes, checked before anything of
+ * that size is allocated (bl_cluster_features, bl_cluster_backend_new):
+ * at most BL_CLUSTER_MAX_DIM values per point (backends keep working
+ * buffers of d x 4096 values) and BL_CLUSTER_MAX_VALUES values in all.
+ * 0, or an error naming the sizes. */
+#define BL_CLUSTER_MAX_DIM ((size_t)16384)
+#define BL_CLUSTER_MAX_VALUES ((size_t)1 << 28)
+int bl_cluster_size_check(size_t n, size_t d, bl_error *err);
+
 /* Device strings: "cpu" (SIMD + thread pool), "reference" (plain double
  * loops), "opencl" (first device), "opencl:P:D" (platform P, device D),
  * "opencl:NAME" (first device whose name or vendor contains NAME,

@@ -22,6 +22,9 @@ int bl_cluster_features(const bl_dataset *ds, size_t limit, double **x, size_t *
         cnt = limit;
     if (cnt == 0 || f == 0)
         return bl_error_set(err, BL_EINVAL, "cluster: empty data (%zu rows of %zu values)", cnt, f);
+    int rc = bl_cluster_size_check(cnt, f, err);   /* before the n x d allocation */
+    if (rc)
+        return rc;
     if (!bl_size_mul(cnt, f, &nd) || !bl_size_mul(nd, sizeof(double), &nd))
         return bl_error_set(err, BL_ERANGE, "cluster: %zu x %zu values is too large", cnt, f);
     double *v = malloc(nd);
