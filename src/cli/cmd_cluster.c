@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/env.h"
@@ -104,6 +105,30 @@ const cli_spec cli_spec_cluster = {
     0, 0, 0, cluster_optv,
 };
 
+/* Progress bar on stderr while the optimizer runs (only when stderr is a
+ * terminal, as `betlab sweep`): the optimizer's on_progress, redrawn when
+ * the percentage changes. */
+typedef struct cluster_bar {
+    int last;
+} cluster_bar;
+
+static int bar(void *ctx, double fraction, double f)
+{
+    cluster_bar *cb = ctx;
+    int pct = (int)(fraction * 100 + 0.5);
+    if (pct == cb->last)
+        return 0;
+    cb->last = pct;
+    int w = 30, k = (int)(fraction * w + 0.5);
+    char b[64];
+    for (int i = 0; i < w; i++)
+        b[i] = i < k ? '#' : '.';
+    b[w] = 0;
+    fprintf(stderr, "\r[%s] %3d%% f(S) = %-24.10g", b, pct, f);
+    fflush(stderr);
+    return 0;
+}
+
 int cmd_cluster(int argc, char **argv)
 {
     cluster_opts co = { .device = "cpu", .seed = 1, .optimizer = BL_OPT_LAZY_GREEDY,
@@ -135,8 +160,16 @@ int cmd_cluster(int argc, char **argv)
         rc = bl_cluster_backend_new(dev, &data, prec, bl_cluster_slots_needed(&o), (int)threads,
                                     cli_settings(), &b, &err);
     }
+    int tty = isatty(2);
+    cluster_bar cb = { -1 };
+    if (tty) {
+        o.on_progress = bar;
+        o.ctx = &cb;
+    }
     if (!rc)
         rc = bl_cluster_run(b, &o, &r, &err);
+    if (tty && cb.last >= 0)
+        fprintf(stderr, "\r%-80s\r", "");
     if (rc) {
         cli_cmd_error("cluster", "%s", err.msg);
         free(x);

@@ -133,4 +133,32 @@ local t = setmetatable({}, getmetatable(m))
 lt.err("betlab.model expected, got table", function() return t:info() end)
 lt.err("betlab.model expected, got betlab.dataset", function() return m.close(ds) end)
 
+-- ---------------------------------------------------------- bounded sizes
+lt.err("field 'width' must be an integer in 1..400", bl.plot.bars, { "a" }, { 1 }, { width = 2e7 })
+lt.err("field 'width' must be an integer in 1..400", bl.plot.bars, { "a" }, { 1 }, { width = 1e9 })
+lt.err("field 'width' must be an integer in 1..400", bl.plot.bars, { "a" }, { 1 }, { width = 0 })
+lt.err("value 1 must be a finite number", bl.plot.bars, { "a" }, { 0 / 0 })
+lt.ok(#bl.plot.bars({ "a", "b" }, { 1, 2 }, { width = 400 }) < 1000, "bars at the widest")
+lt.err("field 'width' must be an integer in 10..400", bl.plot.lines,
+       { series = { { x = { 1, 2 }, y = { 1, 2 } } }, width = 1e9 })
+lt.err("field 'width' must be an integer in 10..400", bl.plot.curve, { 1, 2 }, { 1, 2 },
+       { width = 2e7 })
+local hs = m:margins(ds)
+lt.err("field 'bars' must be an integer in 1..400", function() return hs[1]:plot{ bars = 1e9 } end)
+lt.err("field 'width' must be an integer in 1..400", function() return hs[1]:plot{ width = 1e9 } end)
+lt.err("field 'width' must be an integer in 10..400", function() return sw:plot{ width = 1e9 } end)
+-- an architecture spec summing to many GiB: rejected before allocating
+local t0 = os.clock()
+lt.err("at most 4 GiB in all", bl.model.random, "120000-120000-120000-120000-10")
+lt.err("at most 4 GiB in all", function()
+  return bl.train{ arch = "16-200000-200000-200000-4", data = ds }
+end)
+lt.ok(os.clock() - t0 < 2, "rejected up front")
+-- clustering data too wide or too large in all, named
+lt.err("at most 16384 values per point", bl.cluster.exemplar, "blobs:10,20000,2", { k = 1 })
+lt.err("GiB as doubles", bl.cluster.exemplar, "blobs:1000000,1000,3", { k = 1 })
+local wide = {}
+for i = 1, 16385 do wide[i] = 0 end
+lt.err("at most 16384 values per point", bl.cluster.exemplar, { wide, wide }, { k = 1 })
+
 lt.done("test_safety")
