@@ -274,10 +274,16 @@ static int l_plot(lua_State *L)
     int w = 60, h = 12, mode = BL_PLOT_BRAILLE, logx = 0;
     double *lo = NULL, *hi = NULL;
     if (lua_istable(L, 3)) {
+        /* range-checked before narrowing: 2^32 + 60 must not pass as 60 */
         lua_getfield(L, 3, "width");
-        w = (int)luaL_optinteger(L, -1, 60);
+        lua_Integer wi = luaL_optinteger(L, -1, 60);
         lua_getfield(L, 3, "height");
-        h = (int)luaL_optinteger(L, -1, 12);
+        lua_Integer hi_ = luaL_optinteger(L, -1, 12);
+        if (wi < 2 || hi_ < 1 || wi > 1000 || hi_ > 500)
+            return luaL_error(L, "betlab.ui.plot: size %I x %I out of range (2..1000 x 1..500)",
+                              wi, hi_);
+        w = (int)wi;
+        h = (int)hi_;
         lua_getfield(L, 3, "mode");
         const char *m = luaL_optstring(L, -1, "braille");
         mode = strcmp(m, "ascii") == 0 ? BL_PLOT_ASCII : strcmp(m, "block") == 0 ? BL_PLOT_BLOCK
