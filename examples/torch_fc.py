@@ -2,10 +2,11 @@
 (python/betlab_export), import it into betlab and compare the predictions
 image by image.  Run: make interop  (or BETLAB=./betlab python examples/torch_fc.py
 with torch and `pip install ./python`)."""
-import gzip, os, subprocess, numpy as np, torch, torch.nn as nn, torch.nn.functional as F
+import gzip, os, subprocess, tempfile, numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from betlab_export import export_torch
 
 BL, D = os.environ.get("BETLAB", "betlab"), "/usr/share/datasets/fashion-mnist/"
+W = tempfile.mkdtemp(prefix="torch_fc.")           # the .npz, .bnn and predictions
 def idx(name, off):   # IDX files read with numpy (no torchvision needed)
     return np.frombuffer(gzip.open(D + name).read(), np.uint8, offset=off)
 xtr, ytr = idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 784), idx("train-labels-idx1-ubyte.gz", 8)
@@ -35,11 +36,11 @@ for i in torch.randperm(60000).split(100):       # one epoch
 model.eval()
 with torch.no_grad():
     pred = model(norm(xte)).argmax(1).numpy()
-export_torch(model, "torch_fc.npz", "28x28x1-256-10", normalize=(MEAN, STD), data=xte, reference_pred=pred)
-subprocess.run([BL, "import", "--npz", "torch_fc.npz", "--arch", "28x28x1-256-10", "--out", "torch_fc.bnn",
+export_torch(model, W + "/m.npz", "28x28x1-256-10", normalize=(MEAN, STD), data=xte, reference_pred=pred)
+subprocess.run([BL, "import", "--npz", W + "/m.npz", "--arch", "28x28x1-256-10", "--out", W + "/m.bnn",
                 "--check", "fashion-mnist:test"], check=True)
-subprocess.run([BL, "eval", "-m", "torch_fc.bnn", "-d", "fashion-mnist:test", "--predictions", "p.npy"], check=True)
-diff = int((np.load("p.npy") != pred).sum())
+subprocess.run([BL, "eval", "-m", W + "/m.bnn", "-d", "fashion-mnist:test", "--predictions", W + "/p.npy"], check=True)
+diff = int((np.load(W + "/p.npy") != pred).sum())
 print("PyTorch accuracy %.4f; betlab and PyTorch disagree on %d of %d images" % (
     (pred == idx("t10k-labels-idx1-ubyte.gz", 8)).mean(), diff, len(pred)))
 raise SystemExit(diff != 0)
