@@ -119,7 +119,14 @@ return function(bl)
     check(type(labels) == "table", fn, "bad argument #1 (table expected, got " .. type(labels) .. ")")
     numlist(values, fn, "argument #2 (values)")
     check(#labels == #values, fn, "labels and values differ in length")
-    local W = (o and o.width) or 50
+    check(o == nil or type(o) == "table", fn, "bad argument #3 (table expected, got " .. type(o) .. ")")
+    -- bounded like bl.plot.lines: a width of 1e9 would build gigabyte strings
+    local W = math.tointeger((o and o.width) or 50)
+    check(W and W >= 1 and W <= 400, fn, "field 'width' must be an integer in 1..400")
+    for i = 1, #values do
+      check(values[i] == values[i] and math.abs(values[i]) ~= math.huge, fn,
+            "value " .. i .. " must be a finite number")
+    end
     local vmax, lw = 0, 1
     for i = 1, #values do
       vmax = math.max(vmax, values[i])
@@ -154,7 +161,9 @@ return function(bl)
   function M.histogram.plot(h, o)
     local labels, values = {}, {}
     local bins = h:bins()
-    local maxbars = (o and o.bars) or 16
+    local maxbars = math.tointeger((o and o.bars) or 16)
+    check(maxbars and maxbars >= 1 and maxbars <= 400, "plot",
+          "field 'bars' must be an integer in 1..400")
     local group = math.max(1, math.ceil(#bins / maxbars))
     for i = 1, #bins, group do
       local c = 0
