@@ -464,25 +464,6 @@ static int assemble(bl_campaign_result *res, const cjson *c, const bl_campaign_u
     return 0;
 }
 
-/* A row's mean and 95% interval from its repetitions, the rule of
- * evaluate.c's row_ci (Wilson over images for one map, Student-t over maps
- * otherwise); test_campaign checks the rows against bl_evaluate's. */
-static void finish_row(bl_evaluate_row *row, size_t images)
-{
-    bl_ci ci;
-    if (row->reps == 1) {
-        bl_ci_wilson(row->correct[0], images, 0.95, &ci);
-        row->ci_method = BL_CI_WILSON_IMAGES;
-    } else {
-        bl_ci_student(row->acc, (size_t)row->reps, 0.95, 0.0, 1.0, &ci);
-        row->ci_method = BL_CI_STUDENT_MAPS;
-    }
-    row->accuracy = row->reps == 1 ? row->acc[0] : ci.mean;
-    row->ci_low = ci.low;
-    row->ci_high = ci.high;
-    row->half = ci.half;
-}
-
 /* One model x fault: its rows from the units of each BER, in repetition
  * order, finished exactly as bl_evaluate finishes a row. */
 static int fill_group(bl_campaign_group *g, const cjson *c, uint32_t m, uint32_t f,
@@ -550,7 +531,7 @@ static int fill_group(bl_campaign_group *g, const cjson *c, uint32_t m, uint32_t
         }
         w->reps = total;
         r->maps += (uint64_t)total;
-        finish_row(w, r->images);
+        bl_evaluate_row_finish(w, r->images);
         for (int l = 0; l < g->nlayers; l++)
             g->flips[b * (size_t)g->nlayers + (size_t)l] = fsum[l] / total;
         free(fsum);

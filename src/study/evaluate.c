@@ -109,7 +109,7 @@ int bl_evaluate_check(const bl_evaluate_cfg *c, bl_error *err)
 #define report(h, f, ...) \
     bl_progress_say((h) ? (h)->progress : NULL, (h) ? (h)->ctx : NULL, (f), __VA_ARGS__)
 
-static void row_ci(bl_evaluate_row *row, size_t images)
+void bl_evaluate_row_finish(bl_evaluate_row *row, size_t images)
 {
     bl_ci ci;
     if (row->reps == 1) {
@@ -271,7 +271,7 @@ static int eval_row(run *R, size_t b, size_t nrows, int minr, int maxr, bl_error
         } else if ((rc = eval_map(R, row, rep, err))) {
             return rc;
         }
-        row_ci(row, n);
+        bl_evaluate_row_finish(row, n);
         if (hooks && hooks->on_map)
             hooks->on_map(hooks->ctx, b, row, R->r);
         if (cfg->ci_width > 0 && row->reps >= minr && row->half <= cfg->ci_width)

@@ -154,6 +154,10 @@ int bl_evaluate_check_params(const bl_evaluate_cfg *cfg, bl_error *err);
 int bl_evaluate(const bl_evaluate_cfg *cfg, const bl_evaluate_hooks *hooks,
                 bl_evaluate_result **out, bl_error *err);
 void bl_evaluate_result_free(bl_evaluate_result *r);
+/* A row's mean and 95% interval from its reps per-map values (the rule
+ * above: Wilson over images for one map, Student-t over maps otherwise);
+ * for code that assembles rows from stored maps (campaign merge). */
+void bl_evaluate_row_finish(bl_evaluate_row *row, size_t images);
 
 /* Outputs.  JSON: {"fault", "seed", "images", "clean_accuracy", "rows":
  * [{"ber", "accuracy", "ci_low", "ci_high", "reps", "accuracies"}...],
