@@ -200,6 +200,18 @@ return function(bl)
     lines[1] = table.concat(head, ",")
     for r, row in ipairs(rows) do
       check(type(row) == "table", fn, "row " .. r .. " must be a table")
+      -- a value with no column would be dropped silently: ragged rows and
+      -- unknown keys are errors
+      check(#row == 0 or #row == #columns, fn, "row " .. r .. " has " .. #row ..
+            " values for " .. #columns .. " columns")
+      for k in pairs(row) do
+        local known = math.type(k) == "integer" and k >= 1 and k <= #row
+        if not known then
+          for _, c in ipairs(columns) do if c == k then known = true; break end end
+        end
+        check(known, fn, "row " .. r .. ": key " .. string.format("%q", tostring(k)) ..
+              " is not a column")
+      end
       local f = {}
       for i, c in ipairs(columns) do
         local v = row[c]

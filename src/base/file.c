@@ -10,18 +10,48 @@
 #include <unistd.h>
 #include <zlib.h>
 
-int bl_file_read(const char *path, size_t max_size, uint8_t **data, size_t *size, bl_error *err)
+int bl_file_open_regular(const char *path, bl_error *err)
 {
-    *data = NULL;
-    *size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer for
+     * ever; with it the open returns at once and fstat says what it is. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return bl_error_set(err, errno == ENOENT ? BL_ENOTFOUND : BL_EIO, "%s: %s", path,
                             strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int dir = S_ISDIR(st.st_mode);
         close(fd);
-        return bl_error_set(err, BL_EIO, "%s: not a regular file", path);
+        return bl_error_set(err, BL_EIO, "%s: not a regular file (%s)", path,
+                            dir ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                            : S_ISCHR(st.st_mode) ? "a character device" : "a special file");
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
+int bl_file_check_regular(const char *path, bl_error *err)
+{
+    int fd = bl_file_open_regular(path, err);
+    if (fd < 0)
+        return fd;
+    close(fd);
+    return 0;
+}
+
+int bl_file_read(const char *path, size_t max_size, uint8_t **data, size_t *size, bl_error *err)
+{
+    *data = NULL;
+    *size = 0;
+    int fd = bl_file_open_regular(path, err);
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return bl_error_set(err, BL_EIO, "%s: %s", path, strerror(errno));
     }
     if ((uint64_t)st.st_size > max_size) {
         close(fd);

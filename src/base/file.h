@@ -12,6 +12,15 @@
 
 #include "base/error.h"
 
+/* Open path for reading only if it is a regular file: a FIFO, device or
+ * directory is refused at once ("not a regular file"), never waited on.
+ * Returns the descriptor (blocking mode, close-on-exec) or a negative
+ * BL_E* code with err filled.  Every loader reads through this (directly
+ * or through bl_file_read); bl_file_check_regular is the same check for
+ * readers that open the file themselves (Lua's loadfile, stdio). */
+int bl_file_open_regular(const char *path, bl_error *err);
+int bl_file_check_regular(const char *path, bl_error *err);
+
 /* Read a whole file (at most max_size bytes, else BL_ERANGE).  *data is
  * malloc'ed (free with free()); a NUL is appended past *size. */
 int bl_file_read(const char *path, size_t max_size, uint8_t **data, size_t *size, bl_error *err);

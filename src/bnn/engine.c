@@ -123,6 +123,18 @@ int bl_inputs_prepare(const bl_model *m, const bl_dataset *ds, size_t limit, bl_
     size_t n = bl_dataset_count(ds);
     if (limit && limit < n)
         n = limit;
+    /* a label the model cannot output would only lower the accuracy
+     * silently: every front end gets this error here */
+    if (bl_dataset_has_labels(ds) && m->nclasses > 0)
+        for (size_t i = 0; i < n; i++) {
+            int32_t y = bl_dataset_label(ds, i);
+            if (y < 0 || (uint32_t)y >= m->nclasses)
+                return bl_error_set(err, BL_ERANGE,
+                                    "%s: row %zu (sample %zu): label %d is outside the model's "
+                                    "%u classes (0..%u)",
+                                    bl_dataset_name(ds), i + 1, i, (int)y, m->nclasses,
+                                    m->nclasses - 1);
+        }
     size_t csz;
     if (!bl_size_mul(n, F, &csz))
         return bl_error_set(err, BL_ERANGE, "dataset too large");

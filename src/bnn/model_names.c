@@ -9,10 +9,13 @@
 
 #include "base/paths.h"
 
+/* Anything there but a folder names a file: a FIFO or device is then
+ * refused by the loader ("not a regular file"), not mistaken for a
+ * shipped model's name. */
 static int is_file(const char *p)
 {
     struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(p, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 static int set_path(char *path_out, size_t n, const char *p)

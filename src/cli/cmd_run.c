@@ -9,11 +9,15 @@
 
 typedef struct run_opts {
     int no_init;
+    int allow_bytecode;
 } run_opts;
 
 static const cli_opt run_optv[] = {
     CLI_FLAG("no-init", 0, run_opts, no_init,
              "do not run $XDG_CONFIG_HOME/betlab/init.lua first", 0),
+    CLI_FLAG("allow-bytecode", 0, run_opts, allow_bytecode,
+             "accept a precompiled Lua chunk (string.dump, luac) as FILE; only for files you "
+             "trust: bytecode is not checked and a damaged chunk can crash betlab", 0),
     CLI_END,
 };
 
@@ -37,12 +41,13 @@ int cmd_run(int argc, char **argv)
         return BL_EXIT_RUNTIME;
     }
     bl_exec_install_signals(x);
+    bl_exec_allow_bytecode(x, o.allow_bytecode);
     int rc = no_init ? BL_EXEC_OK : bl_exec_run_init(x);
     if (rc == BL_EXEC_OK)
         rc = bl_exec_run_file(x, a.argv[0], a.argc - 1, a.argv + 1);
     fflush(stdout);
     bl_exec_free(x);
-    if (rc == BL_EXEC_HANGUP)
-        return 129;
+    if (rc == BL_EXEC_HANGUP)   /* 129 SIGHUP, 143 SIGTERM */
+        return 128 + (bl_exec_term_signal() ? bl_exec_term_signal() : 1);
     return rc == BL_EXEC_OK ? BL_EXIT_OK : BL_EXIT_RUNTIME;
 }

@@ -1,6 +1,7 @@
 /* cmd_train.c - `betlab train`: train a BNN with bit-flip injection, export
- * the packed model (.bnn) with its settings and test accuracy; Ctrl-C
- * saves a checkpoint that --resume continues from. */
+ * the packed model (.bnn) with its settings and test accuracy; Ctrl-C,
+ * SIGHUP (an SSH drop) and SIGTERM save a checkpoint that --resume
+ * continues from. */
 #include <cblas.h>
 #include <math.h>
 #include <signal.h>
@@ -21,12 +22,13 @@
 #include "data/dataset.h"
 #include "jobs/train_job.h"
 
+/* The signal that stopped training (the first one), else 0. */
 static volatile sig_atomic_t g_interrupted;
 
 static void on_sigint(int sig)
 {
-    (void)sig;
-    g_interrupted = 1;
+    if (!g_interrupted)
+        g_interrupted = sig;
 }
 
 
@@ -189,7 +191,7 @@ static const cli_opt train_optv[] = {
             "threads for OpenBLAS and the element-wise parts (default: one per CPU)", 0),
     CLI_INT("limit", 'n', "N", 1, 1L << 40, T, limit,
             "use only the first N training and test images", 0),
-    CLI_STR("out", 'o', "MODEL", T, out, "the .bnn file to write; Ctrl-C saves MODEL.ckpt",
+    CLI_STR("out", 'o', "MODEL", T, out, "the .bnn file to write; Ctrl-C, SIGHUP, SIGTERM save MODEL.ckpt",
             CLI_REQUIRED),
     CLI_FLAG("json", 'j', T, json, "print the per-epoch history and the test accuracy as JSON",
              0),
@@ -299,12 +301,17 @@ int cmd_train(int argc, char **argv)
 
     char ckpt[4096];
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
-    struct sigaction sa, old_sa;
+    /* Ctrl-C, SIGHUP and SIGTERM all stop after the current minibatch and
+     * checkpoint: a dropped SSH session loses nothing. */
+    static const int stop_sigs[] = { SIGINT, SIGHUP, SIGTERM };
+    struct sigaction sa, old_sa[3];
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     g_interrupted = 0;
-    sigaction(SIGINT, &sa, &old_sa);
+    for (int i = 0; i < 3; i++)
+        sigaction(stop_sigs[i], &sa, &old_sa[i]);
+    signal(SIGPIPE, SIG_IGN);   /* the terminal may be gone: writes fail, we go on */
     progress_ctx pc = { isatty(2), json, o.epochs, -1, bl_now() };
     if (resume)
         fprintf(stderr, "resuming %s at epoch %d, minibatch %zu\n", resume,
@@ -314,7 +321,8 @@ int cmd_train(int argc, char **argv)
      * metadata keep their order (name, dataset, test data, accuracy). */
     bl_train_job_cfg jc = { .trainer = t, .no_export = 1, .cb = on_progress, .cb_ctx = &pc };
     int trc = bl_train_job_run_sync(&jc, NULL, NULL, NULL, &err);
-    sigaction(SIGINT, &old_sa, NULL);
+    for (int i = 0; i < 3; i++)
+        sigaction(stop_sigs[i], &old_sa[i], NULL);
     if (pc.tty)
         fputs("\r\033[K", stderr);
     if (trc == BL_ECANCELED) {
@@ -326,7 +334,9 @@ int cmd_train(int argc, char **argv)
                             "        continue with: betlab train --resume %s --out %s\n",
                     ckpt, ckpt, out);
         }
-        rc = BL_EXIT_RUNTIME;
+        /* Ctrl-C: 1 (as documented); SIGHUP 129, SIGTERM 143 */
+        rc = g_interrupted == SIGHUP || g_interrupted == SIGTERM ? 128 + g_interrupted
+                                                                 : BL_EXIT_RUNTIME;
         err.msg[0] = 0;
         goto fail;
     }

@@ -63,9 +63,10 @@ int cmd_tui(int argc, char **argv)
         return BL_EXIT_USAGE;
     }
     bl_error err = { 0 };
-    if (bl_tui_main(&o, &err)) {
+    int trc = bl_tui_main(&o, &err);
+    if (trc < 0) {
         cli_cmd_error("tui", "%s", err.msg);
         return BL_EXIT_RUNTIME;
     }
-    return BL_EXIT_OK;
+    return trc > 0 ? 128 + trc : BL_EXIT_OK;   /* 129 SIGHUP, 143 SIGTERM */
 }

@@ -367,6 +367,9 @@ static int parse_int(parse_ctx *c, const cli_opt *o, const char *v)
         if (o->flags & CLI_CORE_RANGE) /* beyond the field: the core never sees it */
             return bad(c, "--%s %s is out of range (see betlab %s --help)", o->name, v,
                        c->s->name);
+        if (*v && !*end && (errno == ERANGE || x > o->ihi)) /* never clamped: 2^70 is an error */
+            return bad(c, "--%s %s is too large: it wants an integer in %ld..%ld", o->name, v,
+                       o->ilo, o->ihi);
         if (big(o->ihi))
             return bad(c, "--%s wants an integer >= %ld, not '%s'", o->name, o->ilo, v);
         return bad(c, "--%s wants an integer in %ld..%ld, not '%s'", o->name, o->ilo, o->ihi, v);

@@ -2,6 +2,7 @@
  * bl_dataset_load dispatcher. */
 #include "data/dataset.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "base/file.h"
 #include "base/mem.h"
 #include "data/data_internal.h"
 #include "data/npy.h"
@@ -100,6 +102,22 @@ int bl_dataset_create(const char *name, bl_dtype dtype, size_t n, uint32_t h, ui
             if (y[i] > maxl)
                 maxl = y[i];
         }
+    }
+    /* garbage in is an error, not a number: a NaN or infinite feature would
+     * silently become some pixel code (or poison a clustering distance) */
+    if (!rc && (dtype == BL_DT_F32 || dtype == BL_DT_F64)) {
+        for (size_t i = 0, k = 0; i < n && !rc; i++)
+            for (size_t f = 0; f < feat; f++, k++) {
+                double v = dtype == BL_DT_F32 ? (double)((const float *)x)[k]
+                                              : ((const double *)x)[k];
+                if (!isfinite(v)) {
+                    rc = bl_error_set(err, BL_EFORMAT,
+                                      "%s: row %zu (sample %zu), feature %zu: value %s is not a "
+                                      "finite number",
+                                      nm, i + 1, i, f, isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf");
+                    break;
+                }
+            }
     }
     bl_store *st = NULL;
     bl_dataset *ds = NULL;
@@ -376,6 +394,8 @@ int bl_dataset_load(const char *name, const bl_load_opts *opts, bl_dataset **out
     }
     if (S_ISDIR(st.st_mode))
         return bl_cifar_load(name, name, max, out, err);
+    if (!S_ISREG(st.st_mode))   /* a FIFO would block the sniffing and the loaders */
+        return bl_file_check_regular(name, err);
 
     const char *kind = NULL;
     char sniffed[8];

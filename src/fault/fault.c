@@ -320,6 +320,13 @@ static int rule_check(const rule *r, const char *where, bl_error *err)
     if (k->type == KIND_ASYM && (r->set & 3u) && (r->set & 12u))
         return bl_error_set(err, BL_EINVAL,
                             "%sasym: give either p01/p10 or p/ratio, not both", where);
+    if (k->type == KIND_ASYM) {   /* derived rates: every front end gets this one check */
+        double p01, p10;
+        asym_rates(r, &p01, &p10);
+        if (!(p10 >= 0 && p10 <= 1))
+            return bl_error_set(err, BL_ERANGE, "%sasym: p10 = p/ratio = %g/%g = %g exceeds 1",
+                                where, r->v[2], r->v[3], p10);
+    }
     if (k->type == KIND_STUCK && r->v[0] + r->v[1] > 1)
         return bl_error_set(err, BL_ERANGE, "%sstuck: p0 + p1 = %g exceeds 1", where,
                             r->v[0] + r->v[1]);

@@ -262,7 +262,7 @@ static void handle_line(char *line, int interactive)
     fflush(stdout);
     if (rc == BL_EXEC_HANGUP) {
         g_done = 1;
-        g_status = 129;
+        g_status = 128 + bl_exec_term_signal();
     }
 }
 
@@ -298,7 +298,7 @@ static int interactive_loop(void)
         struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
         int r = poll(&pfd, 1, -1);
         if (bl_exec_safe_point(g_x) == BL_EXEC_HANGUP) {
-            g_status = 129;
+            g_status = 128 + bl_exec_term_signal();
             break;
         }
         if (r < 0 && errno == EINTR) {
@@ -339,7 +339,7 @@ static int plain_loop(void)
             line[n - 1] = 0;
         handle_line(line, 0);
         if (bl_exec_safe_point(g_x) == BL_EXEC_HANGUP)
-            g_status = 129, g_done = 1;
+            g_status = 128 + bl_exec_term_signal(), g_done = 1;
     }
     free(line);
     return g_status;
@@ -360,7 +360,7 @@ int bl_console_main(int no_init)
     fflush(stdout);
     if (!no_init && bl_exec_run_init(g_x) == BL_EXEC_HANGUP) {
         bl_exec_free(g_x);
-        return 129;
+        return 128 + bl_exec_term_signal();
     }
     int status = tty ? interactive_loop() : plain_loop();
     free(g_pending);

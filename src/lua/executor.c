@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/paths.h"
 #include "cli/env.h"
 #include "lua/lbl.h"
@@ -23,43 +24,121 @@ struct bl_exec {
     lua_State *L;
     bl_sink_fn sink;
     void *sink_ctx;
+    int allow_bytecode;   /* script files may be precompiled chunks */
 };
 
-/* Signal state: handlers only set these (and the count hook, as lua.c). */
-static volatile sig_atomic_t g_int, g_hup, g_in_call;
+/* Signal state: handlers only set these (and the count hook, as lua.c).
+ *
+ * SIGINT: one catchable "interrupted!" error at the next instruction; a
+ * second SIGINT in the same call makes it sticky (raised at every hook tick
+ * until the call returns, so pcall cannot swallow it for ever).
+ *
+ * SIGHUP / SIGTERM end the process: the hook raises "hangup"/"terminated" at
+ * every tick (a script that catches it with pcall gets it again at its next
+ * instruction); a second signal, or BL_EXEC_GRACE_S seconds after the first
+ * (SIGALRM re-arms the hook), make the hook itself autosave the record, call
+ * the front end's restore function and _exit(128 + signal) from the main
+ * thread.  If even the hook cannot run (a script removed it, a coroutine or
+ * a C call that never returns), one second later the
+ * alarm handler restores the terminal with async-signal-safe calls and
+ * _exits: the process always ends. */
+#define BL_EXEC_GRACE_S 2
+
+static volatile sig_atomic_t g_int, g_int_n, g_int_sticky, g_term_sig, g_term_n, g_grace_over, g_in_call;
 static lua_State *volatile g_L;
 static bl_exec *g_exec;
+static void (*g_restore)(void), (*g_restore_async)(void);
 
-int bl_exec_interrupted(void) { return g_int || g_hup; }
-int bl_exec_hangup(void) { return g_hup; }
+int bl_exec_interrupted(void) { return g_int || g_term_sig; }
+int bl_exec_hangup(void) { return g_term_sig != 0; }
+int bl_exec_term_signal(void) { return g_term_sig; }
 void bl_exec_clear_interrupt(void) { g_int = 0; }
-int lbl_interrupted(void) { return g_int || g_hup; }
+int lbl_interrupted(void) { return g_int || g_term_sig; }
+
+void bl_exec_set_restore(void (*restore)(void), void (*restore_async)(void))
+{
+    g_restore = restore;
+    g_restore_async = restore_async;
+}
+
+/* Main thread, in the hook: the record is saved, the terminal restored. */
+static void forced_exit(void)
+{
+    if (g_exec)
+        bl_exec_autosave(g_exec);
+    if (g_restore)
+        g_restore();
+    fflush(stdout);
+    fflush(stderr);
+    _exit(128 + g_term_sig);
+}
 
 static void lstop(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    lua_sethook(L, NULL, 0, 0);
-    if (g_hup) {
-        if (g_exec)
+    if (g_term_sig) {   /* keep the hook: pcall cannot swallow this */
+        if (g_term_n >= 2 || g_grace_over)
+            forced_exit();
+        static int saved;
+        if (g_exec && !saved) {   /* once: the hook fires at every instruction */
+            saved = 1;
             bl_exec_autosave(g_exec);
-        luaL_error(L, "hangup");
+        }
+        luaL_error(L, g_term_sig == SIGHUP ? "hangup" : "terminated");
     }
+    if (!g_int_sticky)
+        lua_sethook(L, NULL, 0, 0);
     g_int = 0;
     luaL_error(L, "interrupted!");
 }
 
-static void laction(int sig)
+static void arm_hook(void)
 {
-    if (sig == SIGHUP)
-        g_hup = 1;
-    else {
-        if (g_int && g_in_call)     /* second Ctrl-C while stuck: default action */
-            signal(SIGINT, SIG_DFL);
-        g_int = 1;
-    }
     if (g_in_call && g_L)
         lua_sethook(g_L, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (!g_term_sig)
+        return;
+    if (g_grace_over) {   /* the hook never ran: last resort, async-signal-safe */
+        if (g_restore_async)
+            g_restore_async();
+        _exit(128 + g_term_sig);
+    }
+    g_grace_over = 1;
+    arm_hook();
+    alarm(1);
+}
+
+void bl_exec_signal(int sig)
+{
+    if (sig == SIGHUP || sig == SIGTERM) {
+        if (!g_term_sig) {
+            g_term_sig = sig;
+            alarm(BL_EXEC_GRACE_S);
+        }
+        g_term_n++;
+    } else if (sig == SIGINT) {
+        if (g_in_call && g_int_n > 0) {
+            if (g_int_sticky && g_int) {   /* the hook never ran: stuck in C */
+                if (g_restore_async)
+                    g_restore_async();
+                signal(SIGINT, SIG_DFL);
+                raise(SIGINT);
+            }
+            g_int_sticky = 1;
+        }
+        if (g_in_call)
+            g_int_n++;
+        g_int = 1;
+    }
+    arm_hook();
+}
+
+static void laction(int sig) { bl_exec_signal(sig); }
 
 void bl_exec_install_signals(bl_exec *x)
 {
@@ -70,12 +149,15 @@ void bl_exec_install_signals(bl_exec *x)
     sa.sa_flags = 0;              /* no SA_RESTART: blocking reads return EINTR */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
     g_exec = x;
 }
 
 int bl_exec_safe_point(bl_exec *x)
 {
-    if (g_hup) {
+    if (g_term_sig) {
         bl_exec_autosave(x);
         return BL_EXEC_HANGUP;
     }
@@ -210,8 +292,13 @@ static int docall(bl_exec *x, int narg, int nres)
     lua_pushcfunction(L, msghandler);
     lua_insert(L, base);
     g_int = 0;
+    g_int_n = 0;
+    g_int_sticky = 0;
     g_L = L;
-    if (g_exec) {   /* re-arm after a second Ctrl-C restored the default */
+    struct sigaction cur;
+    if (g_exec && sigaction(SIGINT, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL) {
+        /* re-arm after a third Ctrl-C restored the default (a front end's
+         * own handler, the TUI's, is left alone) */
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = laction;
@@ -219,10 +306,14 @@ static int docall(bl_exec *x, int narg, int nres)
         sigaction(SIGINT, &sa, NULL);
     }
     g_in_call = 1;
+    if (g_term_sig)   /* a termination signal arrived between calls */
+        arm_hook();
     int status = lua_pcall(L, narg, nres, base);
     g_in_call = 0;
     lua_sethook(L, NULL, 0, 0);
     g_int = 0;
+    g_int_n = 0;
+    g_int_sticky = 0;
     lua_remove(L, base);
     return status;
 }
@@ -230,7 +321,7 @@ static int docall(bl_exec *x, int narg, int nres)
 static int finish(bl_exec *x, int status)
 {
     report(x, status);
-    if (g_hup) {
+    if (g_term_sig) {
         bl_exec_autosave(x);
         return BL_EXEC_HANGUP;
     }
@@ -257,7 +348,20 @@ int bl_exec_run_file(bl_exec *x, const char *path, int argc, char **argv)
         lua_rawseti(L, -2, i + 1);
     }
     lua_setglobal(L, "arg");
-    int status = luaL_loadfile(L, is_stdin ? NULL : path);
+    /* text only: a precompiled chunk is unchecked code that can crash
+     * the VM (a damaged string.dump) unless the user asked for it */
+    bl_error ferr = { 0 };
+    int status;
+    if (!is_stdin && bl_file_check_regular(path, &ferr)) {   /* a FIFO would block for ever */
+        lua_pushstring(L, ferr.msg);
+        status = LUA_ERRFILE;
+    } else
+        status = luaL_loadfilex(L, is_stdin ? NULL : path, x->allow_bytecode ? NULL : "t");
+    if (status == LUA_ERRSYNTAX && strstr(lua_tostring(L, -1), "binary chunk")) {
+        lua_pop(L, 1);
+        lua_pushfstring(L, "%s: precompiled Lua chunk refused (betlab loads scripts as text; "
+                        "`betlab run --allow-bytecode` runs a chunk you trust)", path);
+    }
     if (status == LUA_OK) {
         luaL_checkstack(L, argc + 2, "too many arguments to script");
         for (int i = 0; i < argc; i++)
@@ -449,10 +553,13 @@ bl_exec *bl_exec_new(bl_sink_fn sink, void *sink_ctx)
 int bl_exec_autosave(bl_exec *x)
 {
     char dir[PATH_MAX];
-    if (bl_state_dir("sessions", 1, dir, sizeof dir) != 0)
-        return -1;
-    return lbl_rec_autosave(x->L, dir);
+    /* an unusable state folder still saves the record (record.c falls
+     * back to ./ and /tmp and says where) */
+    int ok = bl_state_dir("sessions", 1, dir, sizeof dir) == 0;
+    return lbl_rec_autosave(x->L, ok ? dir : NULL);
 }
+
+void bl_exec_allow_bytecode(bl_exec *x, int allow) { x->allow_bytecode = allow; }
 
 void bl_exec_free(bl_exec *x)
 {
@@ -475,7 +582,7 @@ int bl_exec_run_init(bl_exec *x)
     snprintf(path, sizeof path, "%s/init.lua", dir);
     if (access(path, F_OK) != 0)
         return BL_EXEC_OK;
-    int status = luaL_loadfile(x->L, path);
+    int status = luaL_loadfilex(x->L, path, "t");
     if (status == LUA_OK)
         status = docall(x, 0, 0);
     return finish(x, status);

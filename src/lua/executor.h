@@ -10,9 +10,13 @@
  *
  * Signals (as lua.c): while a call runs, SIGINT only sets a flag and a count
  * hook that raises "interrupted" at the next Lua instruction; long C calls
- * poll bl_exec_interrupted() through their cancel/stop mechanism.  SIGHUP
- * sets a flag; the session record is autosaved at the next safe point
- * (bl_exec_safe_point, the hook, or bl_exec_free) and calls stop. */
+ * poll bl_exec_interrupted() through their cancel/stop mechanism.  A second
+ * SIGINT in the same call makes the error sticky (pcall cannot swallow it).
+ * SIGHUP and SIGTERM set a flag; the record is autosaved at the next safe
+ * point (bl_exec_safe_point, the hook, or bl_exec_free), the hook raises at
+ * every instruction until the call ends, and a second signal or a 2 s grace
+ * period makes the hook autosave, restore (bl_exec_set_restore) and
+ * _exit(128 + signal): every script can be stopped. */
 #ifndef BL_LUA_EXECUTOR_H
 #define BL_LUA_EXECUTOR_H
 
@@ -32,7 +36,7 @@ enum {
     BL_EXEC_OK = 0,
     BL_EXEC_ERROR = 1,       /* Lua error (reported to the sink)            */
     BL_EXEC_INCOMPLETE = 2,  /* console: chunk continues on the next line   */
-    BL_EXEC_HANGUP = 3,      /* SIGHUP: record saved, the front end exits   */
+    BL_EXEC_HANGUP = 3,      /* SIGHUP/SIGTERM: record saved, the front end exits (128 + bl_exec_term_signal()) */
 };
 
 /* New state; sink may be NULL (stdout/stderr).  NULL on allocation failure. */
@@ -50,6 +54,9 @@ int bl_exec_run_init(bl_exec *x);
 /* Run a script: path, or "-" for stdin; sets the global `arg` (arg[0] =
  * path, arg[1..n] = args) and passes args as the chunk's `...`. */
 int bl_exec_run_file(bl_exec *x, const char *path, int argc, char **argv);
+/* Script files (and init.lua) are loaded as text only (mode "t"): a
+ * precompiled chunk is refused unless this is set (`run --allow-bytecode`). */
+void bl_exec_allow_bytecode(bl_exec *x, int allow);
 /* Run a chunk of text named `name` (e.g. "=init"). */
 int bl_exec_run_string(bl_exec *x, const char *chunk, const char *name);
 /* Console: run one (possibly multi-line) input the way lua.c does: "=expr"
@@ -58,11 +65,18 @@ int bl_exec_run_string(bl_exec *x, const char *chunk, const char *name);
 int bl_exec_repl(bl_exec *x, const char *input);
 
 /* Signals: a front end calls bl_exec_install_signals once (SIGINT only
- * while a call runs; SIGHUP always). */
+ * while a call runs; SIGHUP, SIGTERM always; SIGALRM for the grace period).
+ * A front end with its own handlers calls bl_exec_signal(sig) from them
+ * (async-signal-safe). */
 void bl_exec_install_signals(bl_exec *x);
-int bl_exec_interrupted(void);       /* SIGINT or SIGHUP pending           */
+void bl_exec_signal(int sig);
+/* Called before a forced exit: restore from the main thread (may use
+ * curses), restore_async from a signal handler (async-signal-safe only). */
+void bl_exec_set_restore(void (*restore)(void), void (*restore_async)(void));
+int bl_exec_interrupted(void);       /* SIGINT, SIGHUP or SIGTERM pending  */
 void bl_exec_clear_interrupt(void);
-int bl_exec_hangup(void);            /* SIGHUP received                    */
+int bl_exec_hangup(void);            /* SIGHUP or SIGTERM received         */
+int bl_exec_term_signal(void);       /* which: SIGHUP, SIGTERM or 0        */
 /* Safe point: handles a pending SIGHUP (autosave); returns BL_EXEC_HANGUP
  * then, else BL_EXEC_OK. */
 int bl_exec_safe_point(bl_exec *x);

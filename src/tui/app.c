@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/file.h"
 #include "bnn/model_names.h"
 #include "lua/executor.h"
 #include "tui/tui.h"
@@ -43,6 +44,8 @@ static void trace_ms(bl_tui *t, const char *fmt, double v)
 
 static int load_demo(bl_tui *t, const char *path)
 {
+    if (bl_file_check_regular(path, NULL))   /* a FIFO would block for ever */
+        return -1;
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
@@ -197,7 +200,7 @@ static void loop(bl_tui *t)
 {
     int dirty = 1;
     while (!t->quit) {
-        if (tui_signal_pending())
+        if (tui_signal_pending() || bl_exec_hangup())
             break;
         if (tui_interrupt_pending()) {
             t->s.edit_active = 0;
@@ -296,10 +299,10 @@ int bl_tui_main(const bl_tui_opts *o, bl_error *err)
     }
     first_frame(t, o);
     loop(t);
-    int by_signal = tui_signal_pending();
+    int by_signal = tui_signal_pending() ? tui_signal_pending() : bl_exec_term_signal();
     tui_screen_done();
     if (by_signal)
         bl_exec_autosave(t->exec);
     teardown(t);
-    return 0;
+    return by_signal;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "lua/executor.h"
 #include "tui/tui.h"
 
 static bl_grid g_prev;
@@ -30,17 +31,21 @@ static size_t g_cells_sent;
 
 static const char reset_seq[] = "\033[?1000l\033[?1002l\033[?1006l\033[0m\033[?25h\033[?1049l\r\n";
 
+/* The executor also sees SIGHUP/SIGTERM/SIGINT (bl_exec_signal), so a Lua
+ * call that runs (a --session file, a console line) is stopped too. */
 static void on_quit(int sig)
 {
-    (void)sig;
-    g_quit_sig = 1;
+    if (!g_quit_sig)
+        g_quit_sig = sig;
+    bl_exec_signal(sig);
 }
 static void on_int(int sig)
 {
-    (void)sig;
     g_int_sig = 1;
+    bl_exec_signal(sig);
 }
-static void on_fatal(int sig)
+/* Async-signal-safe: the saved terminal modes and the reset sequence. */
+static void restore_async(void)
 {
     if (g_on) {
         if (g_tio_ok)
@@ -48,10 +53,15 @@ static void on_fatal(int sig)
         ssize_t w = write(STDOUT_FILENO, reset_seq, sizeof reset_seq - 1);
         (void)w;
     }
+}
+static void on_fatal(int sig)
+{
+    restore_async();
     signal(sig, SIG_DFL);
     raise(sig);
 }
 
+/* The signal (SIGHUP or SIGTERM) that asked the workbench to end, else 0. */
 int tui_signal_pending(void)
 {
     return g_quit_sig;
@@ -81,6 +91,8 @@ static void set_handlers(void)
     sigaction(SIGFPE, &sa, NULL);
     sigaction(SIGABRT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* a forced exit (a Lua call that would not stop) restores the terminal */
+    bl_exec_set_restore(tui_screen_done, restore_async);
 }
 
 /* colour roles: (256-colour fg, 16-colour fg, 8-colour fg, bg (-1 default), mono attrs) */

@@ -309,8 +309,9 @@ typedef struct bl_tui_opts {
     const char *trace;               /* append latencies (ms) here; NULL: off  */
     const bl_settings *settings;     /* the front end's (models, data, OpenCL); NULL: none */
 } bl_tui_opts;
-/* Runs the workbench until the user quits or a signal ends it: 0, or -1
- * with err set when it could not start (no terminal, model, data ...). */
+/* Runs the workbench until the user quits or a signal ends it: 0, the
+ * signal number (SIGHUP, SIGTERM: the caller exits 128 + it), or -1 with err
+ * set when it could not start (no terminal, model, data ...). */
 int bl_tui_main(const bl_tui_opts *o, bl_error *err);
 
 /* Lower the calling (background job) thread's CPU priority. */
