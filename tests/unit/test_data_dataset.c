@@ -194,6 +194,53 @@ static void test_unlabeled(void **s)
     bl_dataset_free(d);
 }
 
+/* NaN and infinite features are errors naming the dataset, row and value
+ * (they used to become pixel code 0), in float32 and float64 alike. */
+static void test_nonfinite_features(void **s)
+{
+    (void)s;
+    bl_dataset *d = NULL;
+    bl_error e = {0};
+    float *x = calloc(6, sizeof *x);
+    x[3] = 0.0f / 0.0f;
+    assert_int_equal(bl_dataset_from_memory("nanset", BL_DT_F32, 3, 1, 2, 1, x, NULL, &d, &e),
+                     BL_EFORMAT);
+    assert_null(d);
+    assert_non_null(strstr(e.msg, "nanset"));
+    assert_non_null(strstr(e.msg, "row 2"));
+    assert_non_null(strstr(e.msg, "feature 1"));
+    assert_non_null(strstr(e.msg, "NaN"));
+    double *xd = calloc(4, sizeof *xd);
+    xd[0] = -1.0 / 0.0;
+    assert_int_equal(bl_dataset_from_memory("infset", BL_DT_F64, 2, 1, 2, 1, xd, NULL, &d, &e),
+                     BL_EFORMAT);
+    assert_non_null(strstr(e.msg, "-inf"));
+}
+
+/* A FIFO is refused at once ("not a regular file"), never opened for a
+ * read that would wait for a writer for ever. */
+static void test_fifo_refused(void **s)
+{
+    (void)s;
+    char dir[] = "/tmp/bl_fifo_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/f.csv", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    bl_dataset *d = NULL;
+    bl_error e = {0};
+    assert_true(bl_dataset_load(path, NULL, &d, &e) < 0);
+    assert_non_null(strstr(e.msg, "not a regular file"));
+    snprintf(path, sizeof path, "%s/f.idx", dir);   /* the loader's own path */
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_true(bl_dataset_load(path, NULL, &d, &e) < 0);
+    assert_non_null(strstr(e.msg, "not a regular file"));
+    unlink(path);
+    snprintf(path, sizeof path, "%s/f.csv", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_dispatch(void **s)
 {
     (void)s;
@@ -227,6 +274,8 @@ int main(void)
         cmocka_unit_test(test_select_views),
         cmocka_unit_test(test_unlabeled),
         cmocka_unit_test(test_dispatch),
+        cmocka_unit_test(test_nonfinite_features),
+        cmocka_unit_test(test_fifo_refused),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
