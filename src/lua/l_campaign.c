@@ -14,9 +14,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "lua/lbl.h"
 #include "study/campaign.h"
-
-void lbl_open_campaign(lua_State *L);
 
 static void set_num(lua_State *L, const char *k, double v)
 {

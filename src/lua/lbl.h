@@ -82,10 +82,11 @@ void *lbl_testudata(lua_State *L, int idx, lbl_kind kind);
 lbl_kind lbl_kindof(lua_State *L, int idx);
 const char *lbl_kind_name(lbl_kind kind);   /* "betlab.model" */
 /* For close methods (close, __close): the object, or an error when it is
- * in use by a running call.  For __gc: the object, or NULL when it is not
- * of that kind or still in use (then it is left allocated: a leak, never a
- * use after free).  Both never return an object twice-closed differently:
- * the caller frees what the object holds and clears it. */
+ * in use by a running call.  For __gc: the object, or NULL when it is not a
+ * betlab object, is still in use (then it stays allocated: a leak, never a
+ * use after free) or is of another kind (a swapped metatable: then it is
+ * finalized by its own kind's __gc here).  The caller frees what the
+ * object holds and clears it (closing twice is harmless). */
 void *lbl_closeudata(lua_State *L, int idx, lbl_kind kind);
 void *lbl_gcudata(lua_State *L, int idx, lbl_kind kind);
 
@@ -199,6 +200,8 @@ int lbl_sweep_opts(lua_State *L, const char *fn, struct bl_evaluate_cfg *cfg, bl
 void lbl_push_sweep(lua_State *L, struct bl_evaluate_result *r);
 /* l_job.c: bl.job */
 void lbl_open_job(lua_State *L);
+/* l_campaign.c: bl.campaign */
+void lbl_open_campaign(lua_State *L);
 /* l_train.c: bl.train's options (table at idx), shared with bl.job.train;
  * the datasets stay referenced by the table. */
 struct bl_train_opts;

@@ -154,8 +154,21 @@ void *lbl_closeudata(lua_State *L, int idx, lbl_kind kind)
 void *lbl_gcudata(lua_State *L, int idx, lbl_kind kind)
 {
     lbl_obj *o = header(L, idx);
-    if (!o || o->kind != (uint32_t)kind || o->busy)
+    if (!o || o->busy)
         return NULL;
+    if (o->kind != (uint32_t)kind) {
+        /* a swapped metatable: finalize it as what it really is (its own
+         * kind's __gc, which finds the kinds equal) */
+        idx = lua_absindex(L, idx);
+        luaL_getmetatable(L, lbl_kind_name((lbl_kind)o->kind));
+        if (lua_getfield(L, -1, "__gc") == LUA_TFUNCTION) {
+            lua_pushvalue(L, idx);
+            lua_call(L, 1, 0);
+            lua_pop(L, 1);
+        } else
+            lua_pop(L, 2);
+        return NULL;
+    }
     return o;
 }
 
@@ -493,6 +506,7 @@ int luaopen_betlab(lua_State *L)
     lbl_open_record(L);
     lbl_open_cluster(L);
     lbl_open_job(L);
+    lbl_open_campaign(L);
     /* submodules in package.loaded, so that errors raised in functions
      * called through pcall name them ("betlab.data.load") */
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
