@@ -99,19 +99,26 @@ same "killed 5x + resumed equals the uninterrupted run (JSON)" "$T/out" "$T/full
 same "killed 5x + resumed equals the uninterrupted run (result.json)" "$T/killed/result.json" \
     "$T/full/result.json"
 
-# --- SIGTERM: the unit in flight is finished, the resume line printed
-"$BL" campaign run "$T/k.lua" --out "$T/term" >/dev/null 2>"$T/term.err" &
+# --- SIGTERM: the unit in flight is finished, the resume line printed.  A
+# campaign of many slow units (full test set, one map per unit), signalled
+# as soon as its first record is written: it cannot finish first on any
+# machine.
+sed -e 's/limit = [0-9]*/limit = 10000/' -e 's/reps_per_unit = [0-9]*/reps_per_unit = 1/' \
+    "$T/k.lua" >"$T/kslow.lua"
+"$BL" campaign run "$T/kslow.lua" --out "$T/term" >/dev/null 2>"$T/term.err" &
 pid=$!
-sleep 0.4
+n=0
+while [ ! -s "$T/term/shard-0-of-1.rec" ] && [ $n -lt 1000 ]; do sleep 0.01; n=$((n + 1)); done
 kill -TERM $pid
 wait $pid
 rc=$?
 if [ $rc = 1 ]; then echo "ok: SIGTERM exits 1"; else echo "FAIL: SIGTERM exit $rc"; fails=$((fails + 1)); fi
-contains "SIGTERM prints the resume line" "$T/term.err" "resume with: betlab campaign run $T/k.lua --out $T/term"
+contains "SIGTERM prints the resume line" "$T/term.err" "resume with: betlab campaign run $T/kslow.lua --out $T/term"
 if tail -c 1 "$T/term/shard-0-of-1.rec" | od -c | grep -q '\\n'; then
     echo "ok: SIGTERM left whole records"; else echo "FAIL: torn record after SIGTERM"; fails=$((fails + 1)); fi
-check "run after SIGTERM" 0 "$BL" campaign run "$T/k.lua" --out "$T/term"
-same "SIGTERM + resume equals the uninterrupted run" "$T/term/result.json" "$T/full/result.json"
+check "run after SIGTERM" 0 "$BL" campaign run "$T/kslow.lua" --out "$T/term"
+check "the slow campaign uninterrupted" 0 "$BL" campaign run "$T/kslow.lua" --out "$T/termfull"
+same "SIGTERM + resume equals the uninterrupted run" "$T/term/result.json" "$T/termfull/result.json"
 
 # --- shards: 1, 3 and 7 merged equal the single run
 for n in 1 3 7; do
