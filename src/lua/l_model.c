@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/text.h"
 #include "bnn/model_names.h"
 #include "cli/env.h"
 #include "bnn/engine.h"
@@ -82,9 +83,12 @@ static int m_tostring(lua_State *L)
     char arch[256];
     arch_string(u->m, arch, sizeof arch);
     const char *name = bl_model_meta_get(u->m, "name");
-    char buf[512];
-    snprintf(buf, sizeof buf, "model %s (%s, %u classes, %.3g Mbit, crc %08x)",
-             name ? name : (u->path ? u->path : "unnamed"), arch, u->m->nclasses,
+    char buf[512], shown[200];
+    /* a display string: the name comes from the file, control bytes shown
+     * escaped (base/text.h) */
+    bl_text_terminal_buf(name ? name : (u->path ? u->path : "unnamed"), shown, sizeof shown);
+    snprintf(buf, sizeof buf, "model %s (%s, %u classes, %.3g Mbit, crc %08x)", shown, arch,
+             u->m->nclasses,
              (double)bl_model_stored_bits(u->m) / 1e6, bl_model_checksum(u->m));
     lua_pushstring(L, buf);
     return 1;
