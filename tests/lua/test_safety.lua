@@ -161,8 +161,6 @@ local wide = {}
 for i = 1, 16385 do wide[i] = 0 end
 lt.err("at most 16384 values per point", bl.cluster.exemplar, { wide, wide }, { k = 1 })
 
-lt.done("test_safety")
-
 -- a model's name is data: tostring shows its control bytes escaped
 do
   local hm = bl.model.random("6-4-3", 1)
@@ -171,3 +169,5 @@ do
   assert(not t:find("\27", 1, true) and not t:find("\7", 1, true), "control bytes in tostring")
   assert(t:find("\\x1b", 1, true), "escaped ESC shown")
 end
+
+lt.done("test_safety")
