@@ -6,6 +6,8 @@
 # compared byte for byte with the single-process run.
 #   sh tests/cli/test_slurm.sh ./betlab       (as root; make deps installs
 #   slurm-wlm and munge)
+# tests/bench/bench_campaign.sh reuses it for timings: BETLAB_SLURM_CAMPAIGN
+# names another campaign file, BETLAB_SLURM_TASKS the array size (3).
 BL=${1:-./betlab}
 case $BL in /*) ;; *) BL=$(pwd)/$BL ;; esac
 skip_or_fail() {
@@ -106,19 +108,28 @@ return {
   threads = 1,
 }
 EOF
+[ -n "${BETLAB_SLURM_CAMPAIGN:-}" ] && cp "$BETLAB_SLURM_CAMPAIGN" "$T/c.lua"
+N=${BETLAB_SLURM_TASKS:-3}
+t0=$(date +%s.%N)
 "$BL" campaign run "$T/c.lua" --out "$T/single" --json >"$T/single.json" 2>"$T/single.err" ||
     fail "single run: $(cat "$T/single.err")"
+t1=$(date +%s.%N)
 mkdir "$T/out"
-"$BL" campaign slurm "$T/c.lua" --tasks 3 --out "$T/out" --time 5 >"$T/array.sh" || fail "slurm script"
-grep -q '^#SBATCH --array=0-2$' "$T/array.sh" || fail "no --array=0-2 in the script"
-grep -q 'SLURM_ARRAY_TASK_ID/3' "$T/array.sh" || fail "no shard line in the script"
+"$BL" campaign slurm "$T/c.lua" --tasks $N --out "$T/out" --time 60 >"$T/array.sh" || fail "slurm script"
+grep -q "^#SBATCH --array=0-$((N - 1))\$" "$T/array.sh" || fail "no --array=0-$((N - 1)) in the script"
+grep -q "SLURM_ARRAY_TASK_ID/$N" "$T/array.sh" || fail "no shard line in the script"
 echo "ok: the job-array script"
-"$BL" campaign slurm "$T/c.lua" --tasks 3 --out "$T/out" --time 5 --submit --wait \
+"$BL" campaign slurm "$T/c.lua" --tasks $N --out "$T/out" --time 60 --submit --wait \
     >"$T/submit.out" 2>"$T/submit.err" || fail "submit: $(cat "$T/submit.out" "$T/submit.err")"
+t2=$(date +%s.%N)
 cat "$T/submit.out"
 grep -q '^array job [0-9]' "$T/submit.out" && grep -q '^merge job [0-9]' "$T/submit.out" ||
     fail "no job ids printed"
-for i in 0 1 2; do [ -s "$T/out/shard-$i-of-3.rec" ] || fail "shard $i did not run"; done
+i=0
+while [ $i -lt $N ]; do [ -s "$T/out/shard-$i-of-$N.rec" ] || fail "shard $i did not run"; i=$((i + 1)); done
+echo "time: single process $(awk "BEGIN { print $t1 - $t0 }") s, $N-task array + merge" \
+    "$(awk "BEGIN { print $t2 - $t1 }") s"
+tail -1 "$T/single.err"
 cmp "$T/out/result.json" "$T/single/result.json" || fail "merged Slurm result differs from the single run"
 echo "ok: the Slurm array merged equals the single run"
 "$BL" campaign status "$T/out" | grep -q 'done: .* of' || fail "status"
