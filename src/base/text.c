@@ -1,5 +1,7 @@
 #include "base/text.h"
 
+#include "base/strbuf.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,50 +61,23 @@ size_t bl_text_utf8_error_at(const void *sv, size_t n)
 
 int bl_text_valid_utf8(const void *s, size_t n) { return bl_text_utf8_error_at(s, n) == n; }
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int oom;
-} tbuf;
-
-static void put(tbuf *b, const char *s, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = 0;
-}
-
-static void put_escape(tbuf *b, uint8_t c)
+static void put_escape(bl_strbuf *b, uint8_t c)
 {
     static const char hex[] = "0123456789abcdef";
     char e[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
     if (c == '\n')
-        put(b, "\\n", 2);
+        bl_strbuf_add(b, "\\n", 2);
     else if (c == '\r')
-        put(b, "\\r", 2);
+        bl_strbuf_add(b, "\\r", 2);
     else if (c == '\t')
-        put(b, "\\t", 2);
+        bl_strbuf_add(b, "\\t", 2);
     else
-        put(b, e, 4);
+        bl_strbuf_add(b, e, 4);
 }
 
 /* The shared walk: safe UTF-8 is copied (with '\\' and '"' escaped when
  * lua is set), everything else escaped byte by byte. */
-static void escape_into(tbuf *b, const uint8_t *s, size_t n, int lua)
+static void escape_into(bl_strbuf *b, const uint8_t *s, size_t n, int lua)
 {
     size_t i = 0;
     while (i < n) {
@@ -116,16 +91,16 @@ static void escape_into(tbuf *b, const uint8_t *s, size_t n, int lua)
             continue;
         }
         if (lua && (s[i] == '\\' || s[i] == '"'))
-            put(b, "\\", 1);
-        put(b, (const char *)s + i, k);
+            bl_strbuf_add(b, "\\", 1);
+        bl_strbuf_add(b, (const char *)s + i, k);
         i += k;
     }
 }
 
-static char *finish(tbuf *b)
+static char *finish(bl_strbuf *b)
 {
     if (!b->oom && !b->p)
-        put(b, "", 0);
+        bl_strbuf_add(b, "", 0);
     if (b->oom) {
         free(b->p);
         return NULL;
@@ -135,23 +110,23 @@ static char *finish(tbuf *b)
 
 char *bl_text_lua_quote(const char *s, size_t n)
 {
-    tbuf b = { 0 };
-    put(&b, "\"", 1);
+    bl_strbuf b = { 0 };
+    bl_strbuf_add(&b, "\"", 1);
     escape_into(&b, (const uint8_t *)s, n, 1);
-    put(&b, "\"", 1);
+    bl_strbuf_add(&b, "\"", 1);
     return finish(&b);
 }
 
 char *bl_text_comment_line(const char *s, size_t n)
 {
-    tbuf b = { 0 };
+    bl_strbuf b = { 0 };
     escape_into(&b, (const uint8_t *)s, n, 0);
     return finish(&b);
 }
 
 char *bl_text_terminal(const char *s, size_t n)
 {
-    tbuf b = { 0 };
+    bl_strbuf b = { 0 };
     escape_into(&b, (const uint8_t *)s, n, 0);
     return finish(&b);
 }
@@ -184,17 +159,17 @@ char *bl_text_csv_field(const char *s, size_t n)
     int quote = n > 0 && (s[0] == ' ' || s[n - 1] == ' ');
     for (size_t i = 0; i < n && !quote; i++)
         quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
-    tbuf b = { 0 };
+    bl_strbuf b = { 0 };
     if (!quote) {
-        put(&b, s, n);
+        bl_strbuf_add(&b, s, n);
         return finish(&b);
     }
-    put(&b, "\"", 1);
+    bl_strbuf_add(&b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '"')
-            put(&b, "\"", 1);
-        put(&b, s + i, 1);
+            bl_strbuf_add(&b, "\"", 1);
+        bl_strbuf_add(&b, s + i, 1);
     }
-    put(&b, "\"", 1);
+    bl_strbuf_add(&b, "\"", 1);
     return finish(&b);
 }

@@ -55,6 +55,12 @@ int cli_load_inputs(const char *model_arg, const char *data_arg, size_t limit, i
  * followed by a newline; steals the reference. */
 void cli_print_json(json_t *v);
 
+/* The progress bar of long commands on stderr ("[####......]  40% msg"),
+ * for the core's progress hooks; callers use it only when stderr is a
+ * terminal, and clear the line when done. */
+void cli_progress_bar(void *ctx, double fraction, const char *msg);
+void cli_progress_clear(void);
+
 /* Shared command table (main.c) for the help text. */
 const bl_command *cli_commands(int *n);
 

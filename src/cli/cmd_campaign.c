@@ -382,17 +382,6 @@ static int stop_requested(void *ctx)
     return g_stop != 0;
 }
 
-static void bar(void *ctx, double f, const char *msg)
-{
-    (void)ctx;
-    int w = 30, k = (int)(f * w + 0.5);
-    char b[64];
-    for (int i = 0; i < w; i++)
-        b[i] = i < k ? '#' : '.';
-    b[w] = 0;
-    fprintf(stderr, "\r[%s] %3d%% %-40.40s", b, (int)(f * 100 + 0.5), msg);
-    fflush(stderr);
-}
 
 static int parse_shard(const char *s, int *i, int *n)
 {
@@ -525,10 +514,10 @@ static int campaign_run(const char *file, campaign_opts *o, const cli_args *a)
     int tty = isatty(2);
     if (!rc) {
         install_signals();
-        rc = bl_campaign_job_run_sync(p, &ro, tty ? bar : NULL, NULL, stop_requested, NULL, &st,
+        rc = bl_campaign_job_run_sync(p, &ro, tty ? cli_progress_bar : NULL, NULL, stop_requested, NULL, &st,
                                       &err);
         if (tty)
-            fprintf(stderr, "\r%-80s\r", "");
+            cli_progress_clear();
     }
     char shardtxt[64] = "";
     if (nshards > 1)

@@ -119,13 +119,9 @@ static int bar(void *ctx, double fraction, double f)
     if (pct == cb->last)
         return 0;
     cb->last = pct;
-    int w = 30, k = (int)(fraction * w + 0.5);
-    char b[64];
-    for (int i = 0; i < w; i++)
-        b[i] = i < k ? '#' : '.';
-    b[w] = 0;
-    fprintf(stderr, "\r[%s] %3d%% f(S) = %-24.10g", b, pct, f);
-    fflush(stderr);
+    char msg[48];
+    snprintf(msg, sizeof msg, "f(S) = %.10g", f);
+    cli_progress_bar(NULL, fraction, msg);
     return 0;
 }
 
@@ -169,7 +165,7 @@ int cmd_cluster(int argc, char **argv)
     if (!rc)
         rc = bl_cluster_run(b, &o, &r, &err);
     if (tty && cb.last >= 0)
-        fprintf(stderr, "\r%-80s\r", "");
+        cli_progress_clear();
     if (rc) {
         cli_cmd_error("cluster", "%s", err.msg);
         free(x);

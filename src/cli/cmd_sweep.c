@@ -10,18 +10,6 @@
 #include "data/dataset.h"
 #include "jobs/eval_job.h"
 
-/* Progress bar on stderr (only when stderr is a terminal). */
-static void bar(void *ctx, double f, const char *msg)
-{
-    (void)ctx;
-    int w = 30, k = (int)(f * w + 0.5);
-    char b[64];
-    for (int i = 0; i < w; i++)
-        b[i] = i < k ? '#' : '.';
-    b[w] = 0;
-    fprintf(stderr, "\r[%s] %3d%% %-40.40s", b, (int)(f * 100 + 0.5), msg);
-    fflush(stderr);
-}
 
 typedef struct sweep_opts {
     const char *model, *data, *fault, *ber, *csv;
@@ -129,13 +117,13 @@ int cmd_sweep(int argc, char **argv)
                             .reps = (int)reps, .ci_width = ci_width, .min_reps = (int)min_reps,
                             .max_reps = (int)max_reps, .threads = (int)threads };
     int tty = isatty(2);
-    if (bl_eval_job_run_sync(&cfg, tty ? bar : NULL, NULL, &r, &err)) {
+    if (bl_eval_job_run_sync(&cfg, tty ? cli_progress_bar : NULL, NULL, &r, &err)) {
         if (tty)
             fputc('\n', stderr);
         goto fail;
     }
     if (tty)
-        fprintf(stderr, "\r%-80s\r", "");
+        cli_progress_clear();
     if (csv && bl_evaluate_save_csv(r, csv, &err))
         goto fail;
     if (json)

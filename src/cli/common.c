@@ -98,3 +98,25 @@ int cli_fault_registry(char **plugins, int nplugins, bl_fault_registry **out, bl
     *out = reg;
     return 0;
 }
+
+void cli_progress_bar(void *ctx, double fraction, const char *msg)
+{
+    (void)ctx;
+    if (fraction < 0)
+        fraction = 0;
+    if (fraction > 1)
+        fraction = 1;
+    int w = 30, k = (int)(fraction * w + 0.5);
+    char b[64];
+    for (int i = 0; i < w; i++)
+        b[i] = i < k ? '#' : '.';
+    b[w] = 0;
+    fprintf(stderr, "\r[%s] %3d%% %-40.40s", b, (int)(fraction * 100 + 0.5), msg ? msg : "");
+    fflush(stderr);
+}
+
+void cli_progress_clear(void)
+{
+    fprintf(stderr, "\r%-80s\r", "");
+    fflush(stderr);
+}

@@ -32,55 +32,17 @@
 #include "base/file.h"
 #include "base/text.h"
 #include "base/version.h"
+#include "base/strbuf.h"
 #include "lua/lbl.h"
 
 #define ORIGINS "betlab.origins"
 #define NAMES "betlab.recnames"
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = 0;
-}
-static void sb_puts(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (w >= 0)
-        sb_add(b, tmp, (size_t)w < sizeof tmp ? (size_t)w : sizeof tmp - 1);
-}
-
 struct lbl_recorder {
     char *path;          /* where stop() writes; NULL: autosave only      */
-    sbuf body;
-    sbuf models;         /* header lines naming model checksums           */
-    sbuf seeds;          /* "1, 2, 7"                                     */
+    bl_strbuf body;
+    bl_strbuf models;         /* header lines naming model checksums           */
+    bl_strbuf seeds;          /* "1, 2, 7"                                     */
     char started[64];
     unsigned long counter;
     unsigned long statements;
@@ -133,41 +95,41 @@ static void add_seed(lbl_recorder *r, lua_Integer s)
             p += len;
         }
     }
-    if (r->seeds.n)
-        sb_puts(&r->seeds, ", ");
-    sb_puts(&r->seeds, tmp);
+    if (r->seeds.len)
+        bl_strbuf_puts(&r->seeds, ", ");
+    bl_strbuf_puts(&r->seeds, tmp);
 }
 
-static void ser_value(lua_State *L, lbl_recorder *r, int idx, sbuf *out, int depth);
+static void ser_value(lua_State *L, lbl_recorder *r, int idx, bl_strbuf *out, int depth);
 
-static void ser_number(lua_State *L, int idx, sbuf *out)
+static void ser_number(lua_State *L, int idx, bl_strbuf *out)
 {
     if (lua_isinteger(L, idx)) {
         lua_Integer v = lua_tointeger(L, idx);
         if (v == LUA_MININTEGER)
-            sb_puts(out, "math.mininteger");
+            bl_strbuf_puts(out, "math.mininteger");
         else
-            sb_printf(out, "%lld", (long long)v);
+            bl_strbuf_printf(out, "%lld", (long long)v);
         return;
     }
     double d = lua_tonumber(L, idx);
     if (isnan(d))
-        sb_puts(out, "(0/0)");
+        bl_strbuf_puts(out, "(0/0)");
     else if (isinf(d))
-        sb_puts(out, d > 0 ? "(1/0)" : "(-1/0)");
+        bl_strbuf_puts(out, d > 0 ? "(1/0)" : "(-1/0)");
     else {
         char tmp[64];
         snprintf(tmp, sizeof tmp, "%.17g", d);
-        sb_puts(out, tmp);
+        bl_strbuf_puts(out, tmp);
         if (!strpbrk(tmp, ".eEn"))
-            sb_puts(out, ".0");   /* stays a float on replay */
+            bl_strbuf_puts(out, ".0");   /* stays a float on replay */
     }
 }
 
 /* Strings are data: bl_text_lua_quote writes a one-line literal (like %q,
  * but newlines and control bytes as escapes), so no string can end the
  * literal or the line early. */
-static void ser_string(lua_State *L, int idx, sbuf *out)
+static void ser_string(lua_State *L, int idx, bl_strbuf *out)
 {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
@@ -176,7 +138,7 @@ static void ser_string(lua_State *L, int idx, sbuf *out)
         out->oom = 1;
         return;
     }
-    sb_puts(out, q);
+    bl_strbuf_puts(out, q);
     free(q);
 }
 
@@ -187,9 +149,9 @@ static void note_model(lbl_recorder *r, const char *var, lbl_model *mu)
     const char *mn = bl_model_meta_get(mu->m, "name");
     const char *shown = mn ? mn : (mu->path ? mu->path : "unnamed");
     char *c = bl_text_comment_line(shown, strlen(shown));
-    sb_printf(&r->models, "--   %s: checksum %08x (", var, bl_model_checksum(mu->m));
-    sb_puts(&r->models, c ? c : "?");
-    sb_puts(&r->models, ")\n");
+    bl_strbuf_printf(&r->models, "--   %s: checksum %08x (", var, bl_model_checksum(mu->m));
+    bl_strbuf_puts(&r->models, c ? c : "?");
+    bl_strbuf_puts(&r->models, ")\n");
     free(c);
 }
 
@@ -216,19 +178,19 @@ static int cmpstr(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void ser_table(lua_State *L, lbl_recorder *r, int idx, sbuf *out, int depth)
+static void ser_table(lua_State *L, lbl_recorder *r, int idx, bl_strbuf *out, int depth)
 {
     if (depth > 32) {
-        sb_puts(out, "nil --[[too deep]]");
+        bl_strbuf_puts(out, "nil --[[too deep]]");
         return;
     }
     idx = lua_absindex(L, idx);
     lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
-    sb_puts(out, "{");
+    bl_strbuf_puts(out, "{");
     int first = 1;
     for (lua_Integer i = 1; i <= n; i++) {
         if (!first)
-            sb_puts(out, ", ");
+            bl_strbuf_puts(out, ", ");
         first = 0;
         lua_rawgeti(L, idx, i);
         ser_value(L, r, -1, out, depth + 1);
@@ -245,17 +207,17 @@ static void ser_table(lua_State *L, lbl_recorder *r, int idx, sbuf *out, int dep
             lua_pop(L, 1);
             continue;
         }
-        sbuf e = { 0 };
+        bl_strbuf e = { 0 };
         if (lua_type(L, -2) == LUA_TSTRING && is_name(lua_tostring(L, -2))) {
-            sb_puts(&e, lua_tostring(L, -2));
+            bl_strbuf_puts(&e, lua_tostring(L, -2));
             if (r && strcmp(lua_tostring(L, -2), "seed") == 0 && lua_isinteger(L, -1))
                 add_seed(r, lua_tointeger(L, -1));
         } else {
-            sb_puts(&e, "[");
+            bl_strbuf_puts(&e, "[");
             ser_value(L, r, -2, &e, depth + 1);
-            sb_puts(&e, "]");
+            bl_strbuf_puts(&e, "]");
         }
-        sb_puts(&e, "=");
+        bl_strbuf_puts(&e, "=");
         ser_value(L, r, -1, &e, depth + 1);
         lua_pop(L, 1);
         if (cnt == cap) {
@@ -274,27 +236,27 @@ static void ser_table(lua_State *L, lbl_recorder *r, int idx, sbuf *out, int dep
         qsort(items, cnt, sizeof *items, cmpstr);
     for (size_t i = 0; i < cnt; i++) {
         if (!first)
-            sb_puts(out, ", ");
+            bl_strbuf_puts(out, ", ");
         first = 0;
-        sb_puts(out, items[i] ? items[i] : "");
+        bl_strbuf_puts(out, items[i] ? items[i] : "");
         free(items[i]);
     }
     free(items);
-    sb_puts(out, "}");
+    bl_strbuf_puts(out, "}");
 }
 
 static void ser_call(lua_State *L, lbl_recorder *r, const char *fn, int method, int first,
-                     int nargs, sbuf *out);
+                     int nargs, bl_strbuf *out);
 
 /* Name of object at idx in this record, writing its origin first when it
  * has none yet.  Pushes nothing. */
-static void ser_object(lua_State *L, lbl_recorder *r, int idx, sbuf *out)
+static void ser_object(lua_State *L, lbl_recorder *r, int idx, bl_strbuf *out)
 {
     idx = lua_absindex(L, idx);
     lua_getfield(L, LUA_REGISTRYINDEX, NAMES);
     lua_pushvalue(L, idx);
     if (lua_rawget(L, -2) == LUA_TSTRING) {
-        sb_puts(out, lua_tostring(L, -1));
+        bl_strbuf_puts(out, lua_tostring(L, -1));
         lua_pop(L, 2);
         return;
     }
@@ -304,7 +266,7 @@ static void ser_object(lua_State *L, lbl_recorder *r, int idx, sbuf *out)
     lua_pushvalue(L, idx);
     if (!r || !prefix || lua_rawget(L, -2) != LUA_TTABLE) {
         lua_pop(L, 2);
-        sb_puts(out, "nil --[[object of unknown origin]]");
+        bl_strbuf_puts(out, "nil --[[object of unknown origin]]");
         return;
     }
     int o = lua_gettop(L);
@@ -318,14 +280,14 @@ static void ser_object(lua_State *L, lbl_recorder *r, int idx, sbuf *out)
     int base = lua_gettop(L) + 1;
     for (int i = 1; i <= n; i++)
         lua_rawgeti(L, o, i);
-    sbuf expr = { 0 };
+    bl_strbuf expr = { 0 };
     ser_call(L, r, fn, method, base, n, &expr);
     lua_settop(L, o - 2);
     char name[48];
     snprintf(name, sizeof name, "r.%s%lu", prefix, ++r->counter);
-    sb_printf(&r->body, "%s = ", name);
-    sb_puts(&r->body, expr.p ? expr.p : "nil");
-    sb_puts(&r->body, "\n");
+    bl_strbuf_printf(&r->body, "%s = ", name);
+    bl_strbuf_puts(&r->body, expr.p ? expr.p : "nil");
+    bl_strbuf_puts(&r->body, "\n");
     free(expr.p);
     r->statements++;
     lua_getfield(L, LUA_REGISTRYINDEX, NAMES);
@@ -336,42 +298,42 @@ static void ser_object(lua_State *L, lbl_recorder *r, int idx, sbuf *out)
     lbl_model *mu = lbl_testudata(L, idx, LBL_K_MODEL);
     if (mu && mu->m)
         note_model(r, name, mu);
-    sb_puts(out, name);
+    bl_strbuf_puts(out, name);
 }
 
-static void ser_value(lua_State *L, lbl_recorder *r, int idx, sbuf *out, int depth)
+static void ser_value(lua_State *L, lbl_recorder *r, int idx, bl_strbuf *out, int depth)
 {
     idx = lua_absindex(L, idx);
     switch (lua_type(L, idx)) {
-    case LUA_TNIL: sb_puts(out, "nil"); break;
-    case LUA_TBOOLEAN: sb_puts(out, lua_toboolean(L, idx) ? "true" : "false"); break;
+    case LUA_TNIL: bl_strbuf_puts(out, "nil"); break;
+    case LUA_TBOOLEAN: bl_strbuf_puts(out, lua_toboolean(L, idx) ? "true" : "false"); break;
     case LUA_TNUMBER: ser_number(L, idx, out); break;
     case LUA_TSTRING: ser_string(L, idx, out); break;
     case LUA_TTABLE: ser_table(L, r, idx, out, depth); break;
     case LUA_TUSERDATA: ser_object(L, r, idx, out); break;
-    case LUA_TFUNCTION: sb_puts(out, "nil --[[function]]"); break;
-    default: sb_printf(out, "nil --[[%s]]", luaL_typename(L, idx)); break;
+    case LUA_TFUNCTION: bl_strbuf_puts(out, "nil --[[function]]"); break;
+    default: bl_strbuf_printf(out, "nil --[[%s]]", luaL_typename(L, idx)); break;
     }
 }
 
 static void ser_call(lua_State *L, lbl_recorder *r, const char *fn, int method, int first,
-                     int nargs, sbuf *out)
+                     int nargs, bl_strbuf *out)
 {
     int a = first;
     if (r && strcmp(fn, "bl.model.random") == 0 && nargs >= 2 && lua_isinteger(L, first + 1))
         add_seed(r, lua_tointeger(L, first + 1));
     if (method) {
         ser_value(L, r, first, out, 0);
-        sb_printf(out, ":%s(", fn);
+        bl_strbuf_printf(out, ":%s(", fn);
         a++;
     } else
-        sb_printf(out, "%s(", fn);
+        bl_strbuf_printf(out, "%s(", fn);
     for (int i = a; i < first + nargs; i++) {
         if (i > a)
-            sb_puts(out, ", ");
+            bl_strbuf_puts(out, ", ");
         ser_value(L, r, i, out, 0);
     }
-    sb_puts(out, ")");
+    bl_strbuf_puts(out, ")");
 }
 
 static lbl_recorder *active(lua_State *L) { return lbl_getctx(L)->rec; }
@@ -406,13 +368,13 @@ void lbl_rec_note(lua_State *L, const char *fn, int method, int first, int nargs
         lua_settop(L, top);
         return;
     }
-    sbuf expr = { 0 };
+    bl_strbuf expr = { 0 };
     ser_call(L, r, fn, method, first, nargs, &expr);
     const char *prefix = res ? kind_prefix(L, res) : NULL;
     if (res && (prefix || lua_istable(L, res))) {
         char name[48];
         snprintf(name, sizeof name, "r.%s%lu", prefix ? prefix : "res", ++r->counter);
-        sb_printf(&r->body, "%s = %s\n", name, expr.p ? expr.p : "nil");
+        bl_strbuf_printf(&r->body, "%s = %s\n", name, expr.p ? expr.p : "nil");
         if (prefix) {
             lua_getfield(L, LUA_REGISTRYINDEX, NAMES);
             lua_pushvalue(L, res);
@@ -424,15 +386,15 @@ void lbl_rec_note(lua_State *L, const char *fn, int method, int first, int nargs
                 note_model(r, name, mu);
         } else {
             /* the numbers, for the reader (the replay recomputes them) */
-            sbuf res_text = { 0 };
+            bl_strbuf res_text = { 0 };
             ser_table(L, NULL, res, &res_text, 0);
-            sb_puts(&r->body, "--> ");
-            sb_puts(&r->body, res_text.p ? res_text.p : "");
-            sb_puts(&r->body, "\n");
+            bl_strbuf_puts(&r->body, "--> ");
+            bl_strbuf_puts(&r->body, res_text.p ? res_text.p : "");
+            bl_strbuf_puts(&r->body, "\n");
             free(res_text.p);
         }
     } else
-        sb_printf(&r->body, "%s\n", expr.p ? expr.p : "nil");
+        bl_strbuf_printf(&r->body, "%s\n", expr.p ? expr.p : "nil");
     free(expr.p);
     r->statements++;
     lua_settop(L, top);
@@ -440,18 +402,18 @@ void lbl_rec_note(lua_State *L, const char *fn, int method, int first, int nargs
 
 static char *record_text(lbl_recorder *r)
 {
-    sbuf t = { 0 };
+    bl_strbuf t = { 0 };
     char now[64];
     time_t tt = time(NULL);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&tt));
-    sb_puts(&t, "-- betlab session record: replay with `betlab run FILE`\n");
-    sb_printf(&t, "-- betlab %s, recorded %s to %s\n", BETLAB_VERSION, r->started, now);
-    sb_puts(&t, "-- models:\n");
-    sb_puts(&t, r->models.p ? r->models.p : "--   (none)\n");
-    sb_printf(&t, "-- seeds: %s\n", r->seeds.p ? r->seeds.p : "(none)");
-    sb_puts(&t, "local bl = require \"betlab\"\nlocal r = {}\n");
-    sb_puts(&t, r->body.p ? r->body.p : "");
-    sb_puts(&t, "return r\n");
+    bl_strbuf_puts(&t, "-- betlab session record: replay with `betlab run FILE`\n");
+    bl_strbuf_printf(&t, "-- betlab %s, recorded %s to %s\n", BETLAB_VERSION, r->started, now);
+    bl_strbuf_puts(&t, "-- models:\n");
+    bl_strbuf_puts(&t, r->models.p ? r->models.p : "--   (none)\n");
+    bl_strbuf_printf(&t, "-- seeds: %s\n", r->seeds.p ? r->seeds.p : "(none)");
+    bl_strbuf_puts(&t, "local bl = require \"betlab\"\nlocal r = {}\n");
+    bl_strbuf_puts(&t, r->body.p ? r->body.p : "");
+    bl_strbuf_puts(&t, "return r\n");
     if (t.oom) {
         free(t.p);
         return NULL;

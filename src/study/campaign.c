@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "base/clock.h"
+#include "base/strbuf.h"
 #include "base/file.h"
 #include "base/json_out.h"
 #include "base/version.h"
@@ -27,41 +28,6 @@ struct bl_campaign_plan {
     size_t *nbers;
     char hash[17];
 };
-
-/* ---- growing text buffer ---- */
-
-typedef struct tbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} tbuf;
-
-static void tb_add(tbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tb_add(tbuf *s, const char *fmt, ...)
-{
-    while (!s->oom) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(s->p ? s->p + s->len : NULL, s->p ? s->cap - s->len : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            s->oom = 1;
-            return;
-        }
-        if (s->p && s->len + (size_t)k < s->cap) {
-            s->len += (size_t)k;
-            return;
-        }
-        size_t nc = (s->cap ? s->cap * 2 : 512) + (size_t)k;
-        char *np = realloc(s->p, nc);
-        if (!np) {
-            s->oom = 1;
-            return;
-        }
-        s->p = np;
-        s->cap = nc;
-    }
-}
 
 /* ---- expansion ---- */
 
@@ -127,20 +93,20 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 static int plan_hash(bl_campaign_plan *p, bl_error *err)
 {
     const bl_campaign_desc *d = p->d;
-    tbuf t = { 0 };
-    tb_add(&t, "%s\n", BL_CAMPAIGN_FORMAT);
+    bl_strbuf t = { 0 };
+    bl_strbuf_printf(&t, "%s\n", BL_CAMPAIGN_FORMAT);
     for (size_t m = 0; m < d->nmodels; m++)
-        tb_add(&t, "model %s %" PRIu64 " %08x %zu\n", d->models[m].name, d->models[m].train_seed,
+        bl_strbuf_printf(&t, "model %s %" PRIu64 " %08x %zu\n", d->models[m].name, d->models[m].train_seed,
                (unsigned)bl_model_checksum(d->models[m].model),
                bl_inputs_count(d->models[m].inputs));
-    tb_add(&t, "data %s %zu\n", d->data ? d->data : "", d->limit);
+    bl_strbuf_printf(&t, "data %s %zu\n", d->data ? d->data : "", d->limit);
     for (size_t f = 0; f < d->nfaults; f++) {
-        tb_add(&t, "fault %s", d->faults[f].spec);
+        bl_strbuf_printf(&t, "fault %s", d->faults[f].spec);
         for (size_t b = 0; b < d->faults[f].nbers; b++)
-            tb_add(&t, " %a", d->faults[f].bers[b]);
-        tb_add(&t, "\n");
+            bl_strbuf_printf(&t, " %a", d->faults[f].bers[b]);
+        bl_strbuf_printf(&t, "\n");
     }
-    tb_add(&t, "reps %d %d %a %d %d seed %" PRIu64 " record %u\n", d->reps, d->reps_per_unit,
+    bl_strbuf_printf(&t, "reps %d %d %a %d %d seed %" PRIu64 " record %u\n", d->reps, d->reps_per_unit,
            d->ci_width, d->min_reps, d->max_reps, d->seed, d->record | BL_CAMPAIGN_ACCURACY);
     if (t.oom) {
         free(t.p);
@@ -292,34 +258,34 @@ int bl_campaign_partition(const bl_campaign_plan *p, int nshards, int *shard, bl
 /* ---- record lines ---- */
 
 /* Append " *CRC\n" over the line so far. */
-static void tb_seal(tbuf *t)
+static void tb_seal(bl_strbuf *t)
 {
     if (t->oom)
         return;
     uLong c = crc32(0L, (const Bytef *)t->p, (uInt)t->len);
-    tb_add(t, " *%08lx\n", (unsigned long)c);
+    bl_strbuf_printf(t, " *%08lx\n", (unsigned long)c);
 }
 
-static void rec_layers(tbuf *t, const bl_metrics_result *mr, int flips)
+static void rec_layers(bl_strbuf *t, const bl_metrics_result *mr, int flips)
 {
-    tb_add(t, " L=");
+    bl_strbuf_printf(t, " L=");
     for (int l = 0; l < mr->nlayers; l++)
-        tb_add(t, "%s%s", l ? "," : "", mr->layers[l].h.name);
+        bl_strbuf_printf(t, "%s%s", l ? "," : "", mr->layers[l].h.name);
     if (flips) {
-        tb_add(t, " F=");
+        bl_strbuf_printf(t, " F=");
         for (int l = 0; l < mr->nlayers; l++)
-            tb_add(t, "%s%a", l ? "," : "", mr->layers[l].measured.mean);
-        tb_add(t, " A=");
+            bl_strbuf_printf(t, "%s%a", l ? "," : "", mr->layers[l].measured.mean);
+        bl_strbuf_printf(t, " A=");
         for (int l = 0; l < mr->nlayers; l++)
-            tb_add(t, "%s%a", l ? "," : "", mr->layers[l].analytic);
+            bl_strbuf_printf(t, "%s%a", l ? "," : "", mr->layers[l].analytic);
         return;
     }
-    tb_add(t, " M=");
+    bl_strbuf_printf(t, " M=");
     for (int l = 0; l < mr->nlayers; l++) {
         const bl_margin_summary *s = &mr->layers[l].margins;
-        tb_add(t, "%s%a", l ? "," : "", s->mean);
+        bl_strbuf_printf(t, "%s%a", l ? "," : "", s->mean);
         for (int k = 0; k < BL_MARGIN_NK; k++)
-            tb_add(t, ":%a", s->below[k]);
+            bl_strbuf_printf(t, ":%a", s->below[k]);
     }
 }
 
@@ -363,7 +329,7 @@ static int run_metrics(runner *R, const bl_campaign_unit *U, unsigned what, doub
 }
 
 /* Run one unit and format its record line into t. */
-static int run_unit(runner *R, const bl_campaign_unit *U, tbuf *t, bl_error *err)
+static int run_unit(runner *R, const bl_campaign_unit *U, bl_strbuf *t, bl_error *err)
 {
     const bl_campaign_desc *d = R->p->d;
     const bl_campaign_model *M = &d->models[U->model];
@@ -371,12 +337,12 @@ static int run_unit(runner *R, const bl_campaign_unit *U, tbuf *t, bl_error *err
     if (rc)
         return rc;
     double t0 = bl_now();
-    tb_add(t, "R %s %s %u", R->p->hash, BETLAB_VERSION, U->id);
+    bl_strbuf_printf(t, "R %s %s %u", R->p->hash, BETLAB_VERSION, U->id);
     bl_metrics_result *mr = NULL;
     if (U->kind == BL_UNIT_MARGINS) {
         if ((rc = run_metrics(R, U, BL_MET_MARGINS, 0.0, 1, d->seed, &mr, err)))
             return rc;
-        tb_add(t, " M %u %" PRIu64, U->model, (uint64_t)bl_inputs_count(M->inputs));
+        bl_strbuf_printf(t, " M %u %" PRIu64, U->model, (uint64_t)bl_inputs_count(M->inputs));
         rec_layers(t, mr, 0);
     } else {
         const bl_campaign_fault *F = &d->faults[U->fault];
@@ -390,10 +356,10 @@ static int run_unit(runner *R, const bl_campaign_unit *U, tbuf *t, bl_error *err
         if ((rc = bl_evaluate(&c, NULL, &r, err)))
             return rc;
         const bl_evaluate_row *w = &r->rows[0];
-        tb_add(t, " E %u %u %u %d %d %zu %" PRIu64 " %" PRIu64 " c=", U->model, U->fault, U->ber,
+        bl_strbuf_printf(t, " E %u %u %u %d %d %zu %" PRIu64 " %" PRIu64 " c=", U->model, U->fault, U->ber,
                U->rep0, w->reps, r->images, r->clean_correct, w->changed_bits);
         for (int k = 0; k < w->reps; k++)
-            tb_add(t, "%s%" PRIu64, k ? "," : "", w->correct[k]);
+            bl_strbuf_printf(t, "%s%" PRIu64, k ? "," : "", w->correct[k]);
         int reps = w->reps;
         bl_evaluate_result_free(r);
         if ((d->record & BL_CAMPAIGN_FLIPS) &&
@@ -404,7 +370,7 @@ static int run_unit(runner *R, const bl_campaign_unit *U, tbuf *t, bl_error *err
             rec_layers(t, mr, 1);
     }
     bl_metrics_result_free(mr);
-    tb_add(t, " t=%.6f", bl_now() - t0);
+    bl_strbuf_printf(t, " t=%.6f", bl_now() - t0);
     tb_seal(t);
     return t->oom ? bl_error_set(err, BL_ENOMEM, "campaign: out of memory") : 0;
 }
@@ -536,8 +502,8 @@ static int open_shard(const bl_campaign_plan *p, const bl_campaign_run_opts *o, 
         return rc;
     }
     if (!header) {
-        tbuf t = { 0 };
-        tb_add(&t, "H %s %s %d %d %zu %zu", p->hash, BETLAB_VERSION, o->shard, o->nshards, total,
+        bl_strbuf t = { 0 };
+        bl_strbuf_printf(&t, "H %s %s %d %d %zu %zu", p->hash, BETLAB_VERSION, o->shard, o->nshards, total,
                p->nunits);
         tb_seal(&t);
         rc = t.oom ? bl_error_set(err, BL_ENOMEM, "campaign: out of memory")
@@ -589,7 +555,7 @@ static int run_units(runner *R, const int *shard, unsigned char *done, int fd, c
                          p->d->faults[U->fault].bers[U->ber]);
             h->progress(h->ctx, st->total ? (double)k / (double)st->total : 1.0, msg);
         }
-        tbuf t = { 0 };
+        bl_strbuf t = { 0 };
         double t0 = bl_now();
         int rc = run_unit(R, U, &t, err);
         st->unit_seconds += bl_now() - t0;

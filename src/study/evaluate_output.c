@@ -10,6 +10,7 @@
 
 #include "base/file.h"
 #include "base/json_out.h"
+#include "base/strbuf.h"
 
 /* ---- outputs ---------------------------------------------------------------- */
 
@@ -48,47 +49,13 @@ json_t *bl_evaluate_to_json(const bl_evaluate_result *r, int per_rep)
     return o;
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(sbuf *s, const char *fmt, ...)
-{
-    if (s->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(s->p ? s->p + s->len : NULL, s->p ? s->cap - s->len : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            s->oom = 1;
-            return;
-        }
-        if (s->p && s->len + (size_t)k < s->cap) {
-            s->len += (size_t)k;
-            return;
-        }
-        size_t nc = (s->cap ? s->cap * 2 : 1024) + (size_t)k;
-        char *np = realloc(s->p, nc);
-        if (!np) {
-            s->oom = 1;
-            return;
-        }
-        s->p = np;
-        s->cap = nc;
-    }
-}
 
 char *bl_evaluate_to_csv(const bl_evaluate_result *r)
 {
-    sbuf s = { 0 };
+    bl_strbuf s = { 0 };
     /* no field needs quoting but the per-repetition list, which is quoted
      * (it has no '"' to double) */
-    sb_add(&s, "ber,accuracy,ci_low,ci_high,reps,accuracies\r\n");
+    bl_strbuf_printf(&s, "ber,accuracy,ci_low,ci_high,reps,accuracies\r\n");
     char a[40], b[40], c[40], d[40];
     for (size_t i = 0; i < r->nrows; i++) {
         const bl_evaluate_row *w = &r->rows[i];
@@ -96,12 +63,12 @@ char *bl_evaluate_to_csv(const bl_evaluate_result *r)
         bl_fmt_double(b, sizeof b, w->accuracy);
         bl_fmt_double(c, sizeof c, w->ci_low);
         bl_fmt_double(d, sizeof d, w->ci_high);
-        sb_add(&s, "%s,%s,%s,%s,%d,\"", a, b, c, d, w->reps);
+        bl_strbuf_printf(&s, "%s,%s,%s,%s,%d,\"", a, b, c, d, w->reps);
         for (int k = 0; k < w->reps; k++) {
             bl_fmt_double(a, sizeof a, w->acc[k]);
-            sb_add(&s, "%s%s", k ? ";" : "", a);
+            bl_strbuf_printf(&s, "%s%s", k ? ";" : "", a);
         }
-        sb_add(&s, "\"\r\n");
+        bl_strbuf_printf(&s, "\"\r\n");
     }
     if (s.oom) {
         free(s.p);
