@@ -186,8 +186,8 @@ return function(bl)
   end
 
   -- bl.csv.write(path, columns, rows): rows are lists or tables keyed by
-  -- column name; RFC 4180, header row; written to a temporary file and
-  -- renamed over path.
+  -- column name; RFC 4180, header row; saved like every betlab file
+  -- (atomically; devices and symbolic links are written through).
   function bl.csv.write(path, columns, rows)
     local fn = "bl.csv.write"
     check(type(path) == "string", fn, "bad argument #1 (string expected, got " .. type(path) .. ")")
@@ -220,13 +220,10 @@ return function(bl)
       end
       lines[#lines + 1] = table.concat(f, ",")
     end
-    local tmp = path .. ".tmp" .. tostring(os.time())
-    local fh, err = io.open(tmp, "w")
-    if not fh then error(fn .. ": " .. err, 2) end
-    fh:write(table.concat(lines, "\r\n"), "\r\n")
-    fh:close()
-    local ok, rerr = os.rename(tmp, path)
-    if not ok then os.remove(tmp); error(fn .. ": " .. rerr, 2) end
+    -- betlab's save rules: atomic for a regular file, written through a
+    -- device or a symbolic link, "-" for stdout
+    local ok, err = pcall(bl._write_file, path, table.concat(lines, "\r\n") .. "\r\n")
+    if not ok then error(fn .. ": " .. err, 2) end
     return path
   end
 

@@ -10,6 +10,7 @@
 #include "base/pool.h"
 #include "fault/fault.h"
 #include "base/rng.h"
+#include "base/file.h"
 #include "lua/lbl.h"
 
 /* ---- context ---- */
@@ -486,6 +487,20 @@ static void load_prelude(lua_State *L)
         lua_pop(L, 1);
 }
 
+/* bl._write_file(path, text): betlab's save rules for Lua-written files
+ * (base/file.h: atomic for regular files, written through for devices and
+ * symbolic links, "-" for stdout).  For the prelude's writers. */
+static int l_write_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t n;
+    const char *text = luaL_checklstring(L, 2, &n);
+    bl_error err = { 0 };
+    if (bl_file_write_atomic(path, text, n, &err))
+        return luaL_error(L, "%s", err.msg);
+    return 0;
+}
+
 int luaopen_betlab(lua_State *L)
 {
     lbl_getctx(L);
@@ -498,6 +513,8 @@ int luaopen_betlab(lua_State *L)
     lua_setfield(L, -2, "threads");
     lua_pushcfunction(L, l_cpus);
     lua_setfield(L, -2, "cpus");
+    lua_pushcfunction(L, l_write_file);
+    lua_setfield(L, -2, "_write_file");
     lbl_open_data(L);
     lbl_open_model(L);
     lbl_open_fault(L);

@@ -170,4 +170,18 @@ do
   assert(t:find("\\x1b", 1, true), "escaped ESC shown")
 end
 
+-- bl.csv.write saves like every betlab file: through a symbolic link (the
+-- link stays), a device's write error reported
+do
+  local d = lt.tmpdir()
+  local f = assert(io.open(d .. "/real.csv", "w")); f:write("old\n"); f:close()
+  assert(os.execute("ln -s real.csv " .. d .. "/link.csv"))
+  bl.csv.write(d .. "/link.csv", { "a" }, { { 1 } })
+  local t = assert(io.open(d .. "/real.csv")):read("a")
+  assert(t == "a\r\n1\r\n", "written through the link: " .. t)
+  local p = io.popen("test -L " .. d .. "/link.csv && echo link"):read("l")
+  assert(p == "link", "the link is still a link")
+  lt.err("No space left", bl.csv.write, "/dev/full", { "a" }, { { 1 } })
+end
+
 lt.done("test_safety")
