@@ -1,6 +1,8 @@
 /* json_out.c - shortest round-trip reals in JSON text (json_out.h). */
 #include "base/json_out.h"
 
+#include "base/text.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,4 +78,16 @@ char *bl_json_dumps(const json_t *v, size_t flags)
     out[o] = 0;
     free(s);
     return out;
+}
+
+json_t *bl_json_text(const char *s)
+{
+    if (!s)
+        return json_null();
+    if (bl_text_valid_utf8(s, strlen(s)))
+        return json_string(s);
+    char *t = bl_text_terminal(s, strlen(s));
+    json_t *j = t ? json_string(t) : NULL;
+    free(t);
+    return j ? j : json_null();
 }

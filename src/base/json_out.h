@@ -18,4 +18,9 @@ void bl_fmt_double(char *buf, size_t n, double v);
  * JSON_REAL_PRECISION is ignored).  malloc'ed; NULL on failure. */
 char *bl_json_dumps(const json_t *v, size_t flags);
 
+/* A JSON string of text that may not be UTF-8 (a path, a name from a
+ * file): as it is when valid, else with the bad bytes escaped ("\\xe9"),
+ * never NULL-dropped as json_string would. */
+json_t *bl_json_text(const char *s);
+
 #endif

@@ -8,6 +8,7 @@
 #include "base/text.h"
 
 #include "bnn/model.h"
+#include "base/json_out.h"
 #include "cli/cli.h"
 
 static void shape_str(bl_shape s, char *buf, size_t n)
@@ -55,7 +56,7 @@ int cmd_info(int argc, char **argv)
     uint64_t total = bl_model_stored_bits(m);
     if (json) {
         json_t *o = json_object();
-        json_object_set_new(o, "model", json_string(path));
+        json_object_set_new(o, "model", bl_json_text(path));
         json_object_set_new(o, "input", shape_json(m->input));
         json_object_set_new(o, "input_scale", json_real(m->input_scale));
         json_object_set_new(o, "input_zero", json_integer(m->input_zero));
@@ -83,7 +84,7 @@ int cmd_info(int argc, char **argv)
         json_object_set_new(o, "layers", layers);
         json_t *meta = json_object();
         for (uint32_t i = 0; i < m->nmeta; i++)
-            json_object_set_new(meta, m->meta[i].key, json_string(m->meta[i].value));
+            json_object_set_new(meta, m->meta[i].key, bl_json_text(m->meta[i].value));
         json_object_set_new(o, "metadata", meta);
         cli_print_json(o);
     } else {

@@ -188,5 +188,12 @@ if [ -n "$f" ] && grep -q "saved to $f" "$T/err"; then
     ok "XDG_STATE_HOME a regular file: record saved on SIGHUP, path printed"
 else bad "XDG_STATE_HOME fallback on SIGHUP"; cat "$T/err"; ls "$T/cwd"; fi
 
+# a path that is not UTF-8 stays in info --json, its bad byte escaped
+cp "$T"/*.bnn "$T/caf$(printf '\351').bnn" 2>/dev/null || "$BL" import --help >/dev/null
+lat=$(ls "$T"/caf*.bnn 2>/dev/null | head -1)
+if [ -n "$lat" ] && "$BL" info --json "$lat" | grep -q '"model": ".*caf\\\\xe9.bnn"'; then
+    ok "info --json keeps a Latin-1 path, escaped"
+else bad "info --json with a Latin-1 path"; fi
+
 [ $fails = 0 ] && echo "all safety I/O tests passed" || echo "$fails failed"
 [ $fails = 0 ]
