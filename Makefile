@@ -153,12 +153,17 @@ deps:
 
 # Optional, not part of `make test`: PyTorch from PyPI in a virtual
 # environment, then examples/torch_fc.py end to end (train one epoch on
-# FashionMNIST, export, import --check, compare predictions image by image).
+# FashionMNIST, export, import --check, compare predictions image by image);
+# then Larq where it installs (it needs TensorFlow < 2.16: Keras 3 breaks
+# larq 0.14) and examples/larq_fc.py the same way.
 INTEROP_VENV ?= build-interop/venv
 interop: $(BIN)
 	@[ -x $(INTEROP_VENV)/bin/pip ] || python3 -m venv $(INTEROP_VENV) || /usr/bin/python3 -m venv $(INTEROP_VENV)
 	$(INTEROP_VENV)/bin/pip install -q ./python torch
 	BETLAB=$(BIN) $(INTEROP_VENV)/bin/python examples/torch_fc.py
+	@if $(INTEROP_VENV)/bin/pip install -q "tensorflow-cpu<2.16" larq; then \
+	    BETLAB=$(BIN) $(INTEROP_VENV)/bin/python examples/larq_fc.py; \
+	else echo "interop: larq/TensorFlow < 2.16 do not install here; the Larq example was not run"; fi
 
 run: check-deps
 	@$(MAKE) --no-print-directory all
