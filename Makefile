@@ -160,9 +160,9 @@ INTEROP_VENV ?= build-interop/venv
 interop: $(BIN)
 	@[ -x $(INTEROP_VENV)/bin/pip ] || python3 -m venv $(INTEROP_VENV) || /usr/bin/python3 -m venv $(INTEROP_VENV)
 	$(INTEROP_VENV)/bin/pip install -q ./python torch
-	BETLAB=$(BIN) $(INTEROP_VENV)/bin/python examples/torch_fc.py
+	BETLAB=$(abspath $(BIN)) $(INTEROP_VENV)/bin/python examples/torch_fc.py
 	@if $(INTEROP_VENV)/bin/pip install -q "tensorflow-cpu<2.16" larq; then \
-	    BETLAB=$(BIN) $(INTEROP_VENV)/bin/python examples/larq_fc.py; \
+	    BETLAB=$(abspath $(BIN)) $(INTEROP_VENV)/bin/python examples/larq_fc.py; \
 	else echo "interop: larq/TensorFlow < 2.16 do not install here; the Larq example was not run"; fi
 
 run: check-deps
