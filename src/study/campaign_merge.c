@@ -321,12 +321,18 @@ static int is_shard_file(const char *name, int *i, int *n)
     return sscanf(name, "shard-%d-of-%d%7s", i, n, tail) == 3 && strcmp(tail, ".rec") == 0;
 }
 
+/* Shard files in numeric order (shard-2 before shard-10): by shard count,
+ * then index; other names by text. */
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    int xi, xn, yi, yn;
+    if (is_shard_file(x, &xi, &xn) && is_shard_file(y, &yi, &yn) && (xn != yn || xi != yi))
+        return xn != yn ? (xn > yn) - (xn < yn) : (xi > yi) - (xi < yi);
+    return strcmp(x, y);
 }
 
-/* The shard files of dir, sorted by name (malloc'ed names). */
+/* The shard files of dir in numeric order (malloc'ed names). */
 static int list_shards(const char *dir, char ***names, size_t *n, bl_error *err)
 {
     *names = NULL;
