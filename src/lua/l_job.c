@@ -386,17 +386,8 @@ static int l_job_train(lua_State *L)
                              "j:progress()", fn);
     lbl_job *u = push_job(L, JK_TRAIN);
     bl_error err = { 0 };
-    bl_dataset *tr_view = NULL, *te_view = NULL;
     bl_trainer *t = NULL;
-    int rc = 0;
-    if (limit && limit < bl_dataset_count(train))
-        rc = bl_dataset_subset(train, 0, limit, &tr_view, &err);
-    if (!rc && test && limit && limit < bl_dataset_count(test))
-        rc = bl_dataset_subset(test, 0, limit, &te_view, &err);
-    if (!rc)
-        rc = bl_trainer_new(&o, tr_view ? tr_view : train, te_view ? te_view : test, &t, &err);
-    bl_dataset_free(tr_view);   /* the trainer keeps its own copy of the data */
-    bl_dataset_free(te_view);
+    int rc = lbl_trainer_new(&o, train, test, limit, &t, NULL, &err);
     bl_train_job_cfg cfg = { .trainer = t, .own_trainer = 1, .name = name };
     bl_job_opts jo = { .kind = "train" };
     if (!rc && (rc = bl_train_job_start(&cfg, &jo, &u->job, &err)))

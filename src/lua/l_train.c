@@ -147,6 +147,28 @@ void lbl_train_opts(lua_State *L, int idx, const char *fn, bl_train_opts *op, bl
     *namep = name;
 }
 
+int lbl_trainer_new(const bl_train_opts *o, const bl_dataset *train, const bl_dataset *test,
+                    size_t limit, bl_trainer **t, bl_dataset **test_view, bl_error *err)
+{
+    bl_dataset *tr_view = NULL, *te_view = NULL;
+    int rc = 0;
+    *t = NULL;
+    if (test_view)
+        *test_view = NULL;
+    if (limit && limit < bl_dataset_count(train))
+        rc = bl_dataset_subset(train, 0, limit, &tr_view, err);
+    if (!rc && test && limit && limit < bl_dataset_count(test))
+        rc = bl_dataset_subset(test, 0, limit, &te_view, err);
+    if (!rc)
+        rc = bl_trainer_new(o, tr_view ? tr_view : train, te_view ? te_view : test, t, err);
+    bl_dataset_free(tr_view); /* the trainer keeps its own copy of the data */
+    if (!rc && test_view)
+        *test_view = te_view;
+    else
+        bl_dataset_free(te_view);
+    return rc;
+}
+
 /* bl.train{arch=, data=, test=, epochs=, batch=, lr=, flip={p= | p01=, p10=,
  * mode="ste"|"exact"}, reg={margin=λ, b=}, loss="ce"|"mhl", seed=,
  * threads=, limit=, name=, on_epoch=fn, on_progress=fn} -> model */
@@ -174,16 +196,10 @@ static int l_train(lua_State *L)
     lua_settop(L, res);
 
     bl_error err = { 0 };
-    bl_dataset *tr_view = NULL, *te_view = NULL;
+    bl_dataset *te_view = NULL;
     bl_trainer *t = NULL;
     bl_model *m = NULL;
-    int rc = 0;
-    if (limit && limit < bl_dataset_count(train))
-        rc = bl_dataset_subset(train, 0, limit, &tr_view, &err);
-    if (!rc && test && limit && limit < bl_dataset_count(test))
-        rc = bl_dataset_subset(test, 0, limit, &te_view, &err);
-    if (!rc)
-        rc = bl_trainer_new(&o, tr_view ? tr_view : train, te_view ? te_view : test, &t, &err);
+    int rc = lbl_trainer_new(&o, train, test, limit, &t, &te_view, &err);
     if (!rc)
         rc = bl_trainer_run(t, train_progress, &cb, &err);
     if (!rc && lbl_interrupted())
@@ -202,7 +218,6 @@ static int l_train(lua_State *L)
     if (!rc && name)
         bl_model_meta_set(m, "name", name);
     bl_trainer_free(t);
-    bl_dataset_free(tr_view);
     bl_dataset_free(te_view);
     lbl_hold_release(&hold);
     if (rc) {

@@ -207,6 +207,13 @@ void lbl_open_campaign(lua_State *L);
 struct bl_train_opts;
 void lbl_train_opts(lua_State *L, int idx, const char *fn, struct bl_train_opts *o,
                     bl_dataset **train, bl_dataset **test, size_t *limit, const char **name);
+/* A trainer on the first `limit` samples (0: all) of train and test;
+ * *test_view (may be NULL) receives the limited test view the caller then
+ * evaluates on and frees (NULL when no limit applies). */
+struct bl_trainer;
+int lbl_trainer_new(const struct bl_train_opts *o, const bl_dataset *train,
+                    const bl_dataset *test, size_t limit, struct bl_trainer **t,
+                    bl_dataset **test_view, bl_error *err);
 /* l_cluster.c: bl.cluster.exemplar's result table, shared with bl.job.cluster. */
 struct bl_cluster_result;
 void lbl_push_cluster(lua_State *L, const struct bl_cluster_result *r, size_t n, size_t d,
