@@ -17,6 +17,7 @@
 #include "bnn/engine.h"
 #include "bnn/train.h"
 #include "bnn/train_internal.h"
+#include "support/synth.h"
 #include "support/needs.h"
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -268,29 +269,6 @@ static void test_grad_margin_reg(void **state)
 
 /* ---- synthetic data ------------------------------------------------------------ */
 
-/* k classes of h x w x 1 images: a random 0/255 prototype per class, each
- * pixel replaced by a random code with probability 0.1. */
-static bl_dataset *synth(size_t n, uint32_t h, uint32_t w, int k, uint32_t key)
-{
-    size_t d = (size_t)h * w;
-    uint8_t *x = malloc(n * d), *proto = malloc((size_t)k * d);
-    int32_t *y = malloc(n * sizeof *y);
-    bl_rng_stream s = bl_rng_stream_init(7, BL_RNG_TEST, 1000);
-    for (size_t i = 0; i < (size_t)k * d; i++)
-        proto[i] = (bl_rng_stream_u64(&s) & 1) ? 255 : 0;
-    s = bl_rng_stream_init(7, BL_RNG_TEST, key);
-    for (size_t i = 0; i < n; i++) {
-        y[i] = (int32_t)bl_rng_stream_below(&s, (uint64_t)k);
-        for (size_t j = 0; j < d; j++)
-            x[i * d + j] = bl_rng_stream_uniform(&s) < 0.1 ? (uint8_t)bl_rng_stream_below(&s, 256)
-                                                           : proto[(size_t)y[i] * d + j];
-    }
-    free(proto);
-    bl_dataset *ds;
-    bl_error err = { 0 };
-    assert_int_equal(bl_dataset_from_memory("synth", BL_DT_U8, n, h, w, 1, x, y, &ds, &err), 0);
-    return ds;
-}
 
 static bl_trainer *make_trainer(const char *spec, bl_dataset *tr, bl_dataset *te, int epochs,
                                 double p, bl_flip_mode mode)
